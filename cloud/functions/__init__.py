@@ -1,0 +1,1 @@
+"""Lambda functions: one package per function, `app.lambda_handler` in each."""

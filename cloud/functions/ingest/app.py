@@ -1,0 +1,34 @@
+"""Telemetry ingest: validate headset telemetry from the IoT rule and store it once.
+
+Invoked by the topic rule on `anc/v1/+/telemetry` (cloud/template.yaml) with the device's
+message plus `thing` and `received_at`; see events/telemetry.json for a sample event.
+A malformed message raises TelemetryRejected, which sends it down the rule's error path;
+a duplicate (thing, seq) is not an error.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from cloud.shared.dynamo import ConditionalTable
+from cloud.shared.telemetry import IngestResult, TelemetryStore, ingest
+
+logger = Logger()
+_table = boto3.resource("dynamodb").Table(os.environ["TELEMETRY_TABLE"])
+STORE = ConditionalTable(_table, key_attributes=("thing", "seq"))
+
+
+def handle(event: Any, store: TelemetryStore) -> IngestResult:
+    result = ingest(event, store)
+    logger.debug("telemetry ingested", extra=result.as_dict())
+    return result
+
+
+@logger.inject_lambda_context
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return handle(event, STORE).as_dict()

@@ -1,0 +1,1 @@
+"""Code shared by the Lambda functions (deployed as the SharedLayer, importable in-process)."""

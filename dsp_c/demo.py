@@ -1,0 +1,304 @@
+"""`make demo`: every noise scene at several I/O latencies, with the Wiener bound alongside.
+
+Prints one line per run and a summary table, and writes demo-report/index.html with PNG
+figures and results.json. Run it directly with `python -m dsp_c.demo --help`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import json
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from scipy import signal
+
+from dsp_c.sim import SceneResult, describe, run_scene, scene_names
+from dsp_c.sim.plant import PATH_TAPS, PRIMARY_DELAY, SECONDARY_DELAY
+
+LATENCIES = (1, 2, 4, 8, 16, 32)
+SPECTRUM_LATENCY = 2   # the acoustic lead of the primary path
+GAP_BAR_DB = 1.5
+
+
+@dataclass
+class Settings:
+    seconds: float
+    mu: float
+    taps: int
+    block: int
+    ear_noise_db: float
+    latencies: tuple[int, ...]
+    scenes: tuple[str, ...]
+    seed: int
+
+
+@dataclass
+class RunSummary:
+    scene: str
+    latency: int
+    attenuation_db: float
+    bound_db: float
+    band_db: dict[str, float]
+    bound_band_db: dict[str, float]
+    convergence_s: float
+    resets: int
+    seconds_taken: float
+    times: list[float]
+    att_over_time: list[float]
+
+    @property
+    def gap_db(self) -> float:
+        return self.bound_db - self.attenuation_db
+
+
+def _summarize(r: SceneResult, took: float) -> RunSummary:
+    return RunSummary(r.scene, r.latency, r.attenuation_db, r.bound_db, r.band_attenuation_db,
+                      r.bound_band_db, r.convergence_s, r.resets, took,
+                      r.times.tolist(), r.att_over_time.tolist())
+
+
+def _spectra(r: SceneResult) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    seg = slice(len(r.d) * 3 // 4, len(r.d))
+    f, pd = signal.welch(r.d[seg].astype(np.float64), r.fs, nperseg=8192)
+    _, pe = signal.welch(r.e[seg].astype(np.float64), r.fs, nperseg=8192)
+    return f, pd, pe
+
+
+def run_sweep(cfg: Settings) -> tuple[list[RunSummary], dict[str, tuple[np.ndarray, ...]]]:
+    runs: list[RunSummary] = []
+    spectra: dict[str, tuple[np.ndarray, ...]] = {}
+    total = len(cfg.scenes) * len(cfg.latencies)
+    for name in cfg.scenes:
+        for latency in cfg.latencies:
+            t0 = time.perf_counter()
+            r = run_scene(name, latency, taps=cfg.taps, seconds=cfg.seconds, mu=cfg.mu,
+                          block=cfg.block, seed=cfg.seed, ear_noise_db=cfg.ear_noise_db)
+            took = time.perf_counter() - t0
+            s = _summarize(r, took)
+            runs.append(s)
+            if latency == SPECTRUM_LATENCY or (SPECTRUM_LATENCY not in cfg.latencies
+                                               and latency == cfg.latencies[0]):
+                spectra[name] = _spectra(r)
+            print(f"[{len(runs):2d}/{total}] {name:9s} latency {latency:2d}: "
+                  f"{s.attenuation_db:5.1f} dB (bound {s.bound_db:5.1f}, gap {s.gap_db:4.1f}), "
+                  f"converged {s.convergence_s:4.1f} s, {took:.1f} s", flush=True)
+    return runs, spectra
+
+
+def _grid(n: int) -> tuple[int, int]:
+    cols = 3 if n > 4 else n
+    return (n + cols - 1) // cols, cols
+
+
+def plot(runs: list[RunSummary], spectra: dict[str, tuple[np.ndarray, ...]], cfg: Settings,
+         out: Path) -> list[tuple[str, str, str]]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figures = []
+    rows, cols = _grid(len(cfg.scenes))
+    spectrum_latency = SPECTRUM_LATENCY if SPECTRUM_LATENCY in cfg.latencies else cfg.latencies[0]
+
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.0 * rows), squeeze=False)
+    for ax, name in zip(axes.flat, cfg.scenes, strict=False):
+        f, pd, pe = spectra[name]
+        ax.semilogx(f[1:], 10 * np.log10(pd[1:] + 1e-30), label="without ANC", lw=1)
+        ax.semilogx(f[1:], 10 * np.log10(pe[1:] + 1e-30), label="with ANC", lw=1)
+        ax.set_xlim(20, 20000)
+        top = 10 * np.log10(pd[1:].max())
+        ax.set_ylim(top - 90, top + 5)
+        ax.set_title(name)
+        ax.grid(True, which="both", alpha=0.3)
+    for ax in axes.flat[len(cfg.scenes):]:
+        ax.axis("off")
+    axes[0, 0].legend(fontsize=8)
+    for ax in axes[-1]:
+        ax.set_xlabel("frequency (Hz)")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("PSD (dB re FS²/Hz)")
+    fig.suptitle(f"Spectrum at the ear, steady state, latency {spectrum_latency} samples")
+    fig.tight_layout()
+    fig.savefig(out / "spectra.png", dpi=90)
+    plt.close(fig)
+    figures.append(("spectra.png", "Spectrum at the ear before and after",
+                    "Power spectral density of the noise at the ear without ANC and with it, over "
+                    "the last quarter of each run at latency "
+                    f"{spectrum_latency} samples. The vertical gap between the curves is the "
+                    "attenuation at that frequency; where the curves meet, ANC does nothing."))
+
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.0 * rows), squeeze=False)
+    cmap = plt.get_cmap("viridis")
+    for ax, name in zip(axes.flat, cfg.scenes, strict=False):
+        for i, lat in enumerate(cfg.latencies):
+            r = next(r for r in runs if r.scene == name and r.latency == lat)
+            ax.plot(r.times, r.att_over_time, lw=1, label=f"D={lat}",
+                    color=cmap(i / max(1, len(cfg.latencies) - 1)))
+        ax.set_title(name)
+        ax.grid(True, alpha=0.3)
+        ax.set_ylim(-5, 50)
+    for ax in axes.flat[len(cfg.scenes):]:
+        ax.axis("off")
+    axes[0, 0].legend(fontsize=7, ncol=2)
+    for ax in axes[-1]:
+        ax.set_xlabel("time (s)")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("attenuation (dB)")
+    fig.suptitle("Attenuation over time (per 100 ms), one line per I/O latency D in samples")
+    fig.tight_layout()
+    fig.savefig(out / "attenuation_time.png", dpi=90)
+    plt.close(fig)
+    figures.append(("attenuation_time.png", "Attenuation over time",
+                    "Attenuation in each 100 ms frame from switch-on, one line per latency. The "
+                    "rise shows how fast the controller converges; a line that keeps climbing at "
+                    "the end has not finished converging, one that drops has lost stability."))
+
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.0 * rows), squeeze=False)
+    for ax, name in zip(axes.flat, cfg.scenes, strict=False):
+        rs = [r for r in runs if r.scene == name]
+        lat = [r.latency for r in rs]
+        ax.plot(lat, [r.bound_db for r in rs], "k--o", ms=3, lw=1, label="Wiener bound")
+        ax.plot(lat, [r.attenuation_db for r in rs], "-o", ms=4, color="C1", label="FxNLMS")
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(lat)
+        ax.set_xticklabels([str(v) for v in lat])
+        ax.set_title(name)
+        ax.grid(True, alpha=0.3)
+        ax.set_ylim(-2, max(45, max(r.bound_db for r in rs) + 3))
+    for ax in axes.flat[len(cfg.scenes):]:
+        ax.axis("off")
+    axes[0, 0].legend(fontsize=8)
+    for ax in axes[-1]:
+        ax.set_xlabel("I/O latency (samples at 48 kHz)")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("attenuation (dB)")
+    fig.suptitle("Steady-state attenuation against latency, controller and Wiener bound")
+    fig.tight_layout()
+    fig.savefig(out / "attenuation_latency.png", dpi=90)
+    plt.close(fig)
+    figures.append(("attenuation_latency.png", "Attenuation against latency",
+                    "Steady-state attenuation of the controller (orange) and the Wiener bound "
+                    "(dashed): the least-squares optimal fixed filter of the same length at the "
+                    "same latency, computed from the same signals. The bound falls with latency "
+                    "because the filter must predict the noise; broadband noise falls fastest, "
+                    "tonal noise stays predictable. The distance between the two curves is what "
+                    "the adaptive algorithm leaves on the table."))
+    return figures
+
+
+def summary_table(runs: list[RunSummary], cfg: Settings) -> str:
+    head = "scene      " + "".join(f"   D={lat:<2d}           " for lat in cfg.latencies)
+    lines = [head, "           " + "   ctrl / bound (dB)  " * 0]
+    lines = [head]
+    for name in cfg.scenes:
+        cells = []
+        for lat in cfg.latencies:
+            r = next(r for r in runs if r.scene == name and r.latency == lat)
+            flag = "!" if r.gap_db > GAP_BAR_DB else " "
+            cells.append(f"{r.attenuation_db:5.1f}/{r.bound_db:5.1f}{flag}      ")
+        lines.append(f"{name:10s} " + " ".join(cells))
+    n_over = sum(r.gap_db > GAP_BAR_DB for r in runs)
+    lines.append(f"cells: controller / Wiener bound attenuation in dB at steady state; "
+                 f"! = more than {GAP_BAR_DB} dB short of the bound ({n_over} of {len(runs)})")
+    return "\n".join(lines)
+
+
+def write_html(runs: list[RunSummary], figures: list[tuple[str, str, str]], cfg: Settings,
+               out: Path, elapsed: float) -> None:
+    def cell(r: RunSummary) -> str:
+        cls = ' class="short"' if r.gap_db > GAP_BAR_DB else ""
+        return (f"<td{cls}>{r.attenuation_db:.1f} <small>/ {r.bound_db:.1f}</small><br>"
+                f"<small>{r.band_db['50-500']:.0f} | {r.band_db['500-1500']:.0f} dB, "
+                f"{r.convergence_s:.1f} s</small></td>")
+
+    rows = "".join(
+        f"<tr><th title='{html.escape(describe(name))}'>{name}</th>"
+        + "".join(cell(next(r for r in runs if r.scene == name and r.latency == lat))
+                  for lat in cfg.latencies) + "</tr>"
+        for name in cfg.scenes)
+    scenes = "".join(f"<li><b>{n}</b>: {html.escape(describe(n))}</li>" for n in cfg.scenes)
+    figs = "".join(f"<h2>{html.escape(title)}</h2><p>{html.escape(text)}</p>"
+                   f"<img src='{fname}' alt='{html.escape(title)}'>" for fname, title, text in figures)
+    page = f"""<!doctype html><html><head><meta charset="utf-8">
+<title>ANC headset simulation report</title>
+<style>body{{font-family:sans-serif;max-width:1300px;margin:2em auto;line-height:1.4}}
+table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:4px 8px;text-align:center}}
+td.short{{background:#fde8e8}}img{{max-width:100%}}small{{color:#555}}</style></head><body>
+<h1>ANC headset simulation report</h1>
+<p>Feedforward FxNLMS with {cfg.taps} taps at 48 kHz in the closed-loop headset model (C core):
+primary path with a {PRIMARY_DELAY}-sample acoustic lead, secondary path with a
+{SECONDARY_DELAY}-sample delay ({PATH_TAPS}-tap FIRs), I/O latency D added to the secondary
+path, the controller's secondary-path estimate measured end to end (delay(D) ∗ S). The
+controller adapts on blocks of {cfg.block} samples and commits its weights to the
+sample-by-sample fast path with a crossfade. Step size μ = {cfg.mu}, {cfg.seconds:g} s per run,
+seed {cfg.seed}. Noise that the reference microphone does not observe reaches the ear at
+{cfg.ear_noise_db:g} dB relative to the coherent noise, as in a real headset; it caps any
+attenuation near {-cfg.ear_noise_db:g} dB. Steady state is the last quarter of each run.</p>
+<h2>Summary</h2>
+<p>Each cell: controller attenuation / <small>Wiener bound</small> in dB (overall), then the
+controller's attenuation in the 50–500 Hz | 500–1500 Hz bands and its convergence time (to
+within 3 dB of its final attenuation). Shaded cells are more than {GAP_BAR_DB} dB short of the
+bound. Rows: scenes; columns: I/O latency in samples (1 sample = 20.8 µs).</p>
+<table><tr><th>scene</th>{"".join(f"<th>D = {lat}</th>" for lat in cfg.latencies)}</tr>
+{rows}</table>
+<h2>Scenes</h2><ul>{scenes}</ul>
+{figs}
+<p><small>{len(runs)} runs in {elapsed:.0f} s; full numbers in results.json.</small></p>
+</body></html>
+"""
+    (out / "index.html").write_text(page)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--out", type=Path, default=Path("demo-report"))
+    p.add_argument("--seconds", type=float, default=12.0, help="simulated seconds per run")
+    p.add_argument("--mu", type=float, default=0.01, help="FxNLMS step size")
+    p.add_argument("--taps", type=int, default=256)
+    p.add_argument("--block", type=int, default=32, help="adaptation block, samples")
+    p.add_argument("--ear-noise-db", type=float, default=-40.0,
+                   help="incoherent noise at the ear relative to the coherent noise, dB")
+    p.add_argument("--latencies", default=",".join(map(str, LATENCIES)),
+                   help="comma-separated I/O latencies in samples")
+    p.add_argument("--scenes", default=",".join(scene_names()),
+                   help="comma-separated scene names")
+    p.add_argument("--seed", type=int, default=0)
+    a = p.parse_args(argv)
+    try:
+        latencies = tuple(int(v) for v in a.latencies.split(","))
+    except ValueError:
+        p.error(f"--latencies must be comma-separated integers, got {a.latencies!r}")
+    scenes = tuple(s for s in a.scenes.split(",") if s)
+    unknown = [s for s in scenes if s not in scene_names()]
+    if unknown:
+        p.error(f"unknown scene(s) {', '.join(unknown)}; known: {', '.join(scene_names())}")
+    if any(v < 0 for v in latencies):
+        p.error("--latencies must be >= 0")
+    cfg = Settings(a.seconds, a.mu, a.taps, a.block, a.ear_noise_db, latencies, scenes, a.seed)
+    a.out.mkdir(parents=True, exist_ok=True)
+    print(f"Simulating {len(scenes)} scenes x {len(latencies)} latencies, "
+          f"{cfg.seconds:g} s each (FxNLMS, L={cfg.taps}, mu={cfg.mu}, block={cfg.block})",
+          flush=True)
+    t0 = time.perf_counter()
+    runs, spectra = run_sweep(cfg)
+    figures = plot(runs, spectra, cfg, a.out)
+    elapsed = time.perf_counter() - t0
+    write_html(runs, figures, cfg, a.out, elapsed)
+    (a.out / "results.json").write_text(json.dumps(
+        {"settings": cfg.__dict__, "runs": [
+            {k: v for k, v in r.__dict__.items() if k not in ("times", "att_over_time")}
+            | {"gap_db": r.gap_db} for r in runs]}, indent=1, default=float))
+    print()
+    print(summary_table(runs, cfg))
+    print(f"\nReport: {a.out / 'index.html'} ({elapsed:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

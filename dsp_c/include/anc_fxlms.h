@@ -1,0 +1,116 @@
+/*
+ * anc_fxlms.h - feedforward ANC controller: FxLMS / FxNLMS, and a hybrid that starts with
+ * filtered-x RLS and hands over to FxNLMS.
+ *
+ * Signals and sign convention (all at the controller's sample rate):
+ *   x[n]  reference microphone
+ *   y[n]  anti-noise produced by the controller, y[n] = W^T x_n, W[k] multiplies x[n-k]
+ *   e[n]  error microphone: e = d + S * y, where d is the noise at the ear and S the
+ *         secondary path as it acts on y (driver, acoustics and any I/O delay). The
+ *         anti-noise is ADDED at the ear, so a converged W makes S * y close to -d.
+ *   S_hat secondary-path estimate, M taps, S_hat[j] multiplies y[n-j]; it should include
+ *         every delay between producing y and measuring e.
+ *
+ * Update (per sample):
+ *   r[n]  = S_hat^T x_n                                     (filtered reference)
+ *   FxLMS:  W <- (1 - leak) W - mu e[n] r_n
+ *   FxNLMS: W <- (1 - leak) W - mu e[n] r_n / (eps + ||r_n||^2)
+ * with r_n = [r[n], ..., r[n-L+1]]. The weight update is fused with the output dot
+ * product in one pass over W (2L + M multiply-adds per sample) and runs 3 samples late,
+ * corrected exactly by running cross terms r_{n-j}^T x_n (as in anc_lms.c). The four
+ * newest updates are kept pending between calls; anc_fxlms_weights_f32 returns W with
+ * them applied.
+ *
+ * Hybrid (ANC_FX_HYBRID): for the first hybrid_samples samples the first hybrid_taps
+ * weights are adapted by modified filtered-x RLS, which is insensitive to the delay in S:
+ *   d_hat[n] = e[n] - S_hat^T u_n          (noise at the ear, u = anti-noise emitted)
+ *   eps_n    = d_hat[n] + W^T r_n          (error the current W would give)
+ *   k = P r_h / (lam + r_h^T P r_h),  W_h <- W_h - k eps_n,  P <- (P - k r_h^T P) / lam
+ * (r_h = first hybrid_taps entries of r_n, P(0) = I / delta, P kept exactly symmetric),
+ * then FxNLMS continues from those weights.
+ *
+ * Divergence guard: non-finite y or e, |y[n]| > max_weight_norm ||x_n|| (impossible for
+ * weights within the bound), or ||W|| > max_weight_norm (checked per call),
+ * reset W and the histories (a hybrid controller restarts its RLS phase), increment
+ * `resets`, and output y = 0 for that sample (for the whole call when the norm tripped).
+ *
+ * State: anc_fxlms_state_len_f32(L, M, hybrid_taps) floats; hybrid_taps = 0 when the
+ * algorithm is not ANC_FX_HYBRID.
+ */
+#ifndef ANC_FXLMS_H
+#define ANC_FXLMS_H
+
+#include "anc_types.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum {
+    ANC_FX_LMS = 0,
+    ANC_FX_NLMS = 1,
+    ANC_FX_HYBRID = 2
+} anc_fx_algorithm;
+
+typedef struct {
+    anc_fx_algorithm algorithm;
+    float mu;                  /* > 0 */
+    float eps;                 /* >= 0, FxNLMS regularization */
+    float leak;                /* [0, 1) */
+    float max_weight_norm;     /* > 0 */
+    uint32_t hybrid_taps;      /* hybrid only: 1..L taps adapted by RLS */
+    uint32_t hybrid_samples;   /* hybrid only: length of the RLS phase */
+    float lam;                 /* hybrid only: RLS forgetting factor (0, 1] */
+    float delta;               /* hybrid only: RLS regularization > 0 */
+} anc_fxlms_config_f32;
+
+typedef struct {
+    uint32_t num_taps;         /* L */
+    uint32_t sec_taps;         /* M */
+    uint32_t hist_len;         /* ring period of the reference history: max(L, M) + 12 */
+    anc_fxlms_config_f32 cfg;
+    float keep;                /* 1 - leak */
+    float *weights;            /* [L] W */
+    float *sec_path;           /* [M] copy of S_hat */
+    float *x_hist;             /* [2 hist_len] reference ring, newest first from x_pos */
+    float *r_hist;             /* [2(L+4)] filtered-reference ring, newest first from r_pos */
+    float *u_hist;             /* [2M] emitted anti-noise ring (hybrid), newest first */
+    float *p;                  /* [hybrid_taps^2] RLS inverse correlation (hybrid) */
+    float *pi;                 /* [hybrid_taps] scratch (hybrid) */
+    uint32_t x_pos;
+    uint32_t r_pos;
+    uint32_t u_pos;
+    double r_energy;           /* ||r_n||^2 */
+    double x_energy;           /* ||x_n||^2, for the output bound of the guard */
+    double cross[3];           /* r_{n-j}^T x_n, j = 1..3 */
+    float pending_gain[4];     /* update steps g_n .. g_{n-3} (g = -mu e / (eps + ||r||^2)
+                                  for FxNLMS) not yet applied to weights */
+    uint32_t since_refresh;
+    uint64_t samples;          /* samples adapted since init/reset */
+    uint32_t resets;           /* divergence-guard count */
+} anc_fxlms_instance_f32;
+
+uint32_t anc_fxlms_state_len_f32(uint32_t num_taps, uint32_t sec_taps, uint32_t hybrid_taps);
+/* Fills cfg with defaults: FxNLMS, mu 0.1, eps 1e-6, no leak, max_weight_norm 1e3,
+   hybrid 64 taps for 4800 samples, lam 0.999, delta 0.01. */
+void anc_fxlms_default_config_f32(anc_fxlms_config_f32 *cfg);
+anc_status anc_fxlms_init_f32(anc_fxlms_instance_f32 *s, uint32_t num_taps,
+                              const float *sec_path, uint32_t sec_taps,
+                              const anc_fxlms_config_f32 *cfg, float *state,
+                              uint32_t state_len);
+void anc_fxlms_reset_f32(anc_fxlms_instance_f32 *s);
+/* Anti-noise y[n] = W x_n for every sample, adapting with err[n] after producing y[n]. */
+void anc_fxlms_f32(anc_fxlms_instance_f32 *s, const float *ref, const float *err, float *y,
+                   uint32_t block_size);
+/* Adaptation only, for a block already played: ref and err as measured, emitted = the
+   anti-noise that was actually produced for those samples (used by the hybrid phase). */
+void anc_fxlms_adapt_f32(anc_fxlms_instance_f32 *s, const float *ref, const float *err,
+                         const float *emitted, uint32_t block_size);
+/* Current weights (pending update applied) into out[L]. */
+void anc_fxlms_weights_f32(const anc_fxlms_instance_f32 *s, float *out);
+
+#ifdef __cplusplus
+}  /* extern "C" */
+#endif
+
+#endif

@@ -1,0 +1,166 @@
+"""One simulated run: a scene through the headset with a controller, and all its metrics."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import signal
+
+from .metrics import (
+    BANDS_HZ,
+    attenuation_db,
+    attenuation_over_time,
+    band_attenuation_db,
+    convergence_time,
+    steady_slice,
+    wiener_bound,
+)
+from .plant import FS, HeadsetPlant, end_to_end_secondary, estimate_secondary, make_plant
+from .blockloop import BlockLoop
+from .reference import ReferenceLoop
+from .scenes import scene as make_scene
+
+ENGINES = ("c", "numpy", "reference")
+INCOHERENT_SEED_OFFSET = 1_000_003
+
+
+@dataclass
+class SceneResult:
+    """Metrics of one run; attenuations in dB, positive = quieter with ANC."""
+
+    scene: str
+    latency: int
+    taps: int
+    algorithm: str
+    mu: float
+    block: int
+    seconds: float
+    fs: int
+    phase_error_deg: float
+    ear_noise_db: float | None            # incoherent noise at the ear, dB re d (None: none)
+    engine: str
+    attenuation_db: float                 # steady state, overall
+    band_attenuation_db: dict[str, float]  # steady state, per BANDS_HZ band
+    bound_db: float                       # Wiener bound, overall, same segment
+    bound_band_db: dict[str, float]
+    convergence_s: float                  # NaN if it never settled within 3 dB
+    times: np.ndarray                     # frame end times of att_over_time, s
+    att_over_time: np.ndarray             # dB per 100 ms
+    d: np.ndarray = field(repr=False)     # ear without ANC
+    e: np.ndarray = field(repr=False)     # ear with ANC
+    y: np.ndarray = field(repr=False)     # anti-noise at the driver
+    resets: int = 0                       # divergence-guard resets (C engine)
+
+    @property
+    def gap_db(self) -> float:
+        """How far the controller is short of the Wiener bound (≤ 0: at or above it)."""
+        return self.bound_db - self.attenuation_db
+
+    @property
+    def stable(self) -> bool:
+        return bool(np.all(np.isfinite(self.e))) and self.resets == 0
+
+
+def incoherent_ear_noise(plant: HeadsetPlant, name: str, x: np.ndarray, level_db: float,
+                         seed: int) -> np.ndarray:
+    """P ∗ (scene `name` drawn with another seed), scaled to `level_db` relative to P ∗ x."""
+    other = make_scene(name, len(x) / plant.fs, plant.fs, seed + INCOHERENT_SEED_OFFSET)
+    p64 = plant.primary.astype(np.float64)
+    v = signal.lfilter(p64, [1.0], other[: len(x)].astype(np.float64))
+    d_rms = np.sqrt(np.mean(signal.lfilter(p64, [1.0], x.astype(np.float64)) ** 2))
+    return v * (d_rms * 10 ** (level_db / 20) / (np.sqrt(np.mean(v**2)) + 1e-300))
+
+
+def _run_c(plant: HeadsetPlant, latency: int, s_hat: np.ndarray, x: np.ndarray, taps: int,
+           mu: float, algorithm: str, leak: float, block: int, noise: np.ndarray | None
+           ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    from dsp_c import ClosedLoop, FxLms  # the compiled core
+
+    controller = FxLms(taps=taps, sec_path=s_hat, mu=mu, normalized=algorithm != "fxlms",
+                       leak=leak, algorithm=algorithm)
+    loop = ClosedLoop(primary=plant.primary, secondary=plant.secondary, latency=latency,
+                      controller=controller, block=block)
+    if noise is None:
+        d, e, y = loop.run(x)
+    else:
+        d, e, y = loop.run(x, disturbance=noise.astype(np.float32))
+    return d, e, y, int(getattr(controller, "resets", 0))
+
+
+def run_scene(
+    scene: str | np.ndarray,
+    latency: int,
+    taps: int = 256,
+    algorithm: str = "fxnlms",
+    seconds: float = 10.0,
+    mu: float = 0.1,
+    phase_error_deg: float = 0.0,
+    gain_error_db: float = 0.0,
+    extra_delay: int = 0,
+    leak: float = 0.0,
+    block: int = 32,
+    seed: int = 0,
+    ear_noise_db: float | None = None,
+    plant: HeadsetPlant | None = None,
+    engine: str = "c",
+) -> SceneResult:
+    """Run `scene` (a registered name, or a reference signal) through the closed loop.
+
+    Ŝ is the end-to-end secondary path delay(latency) ∗ S with the given errors.
+    `ear_noise_db` adds noise at the ear that the reference microphone does not observe
+    (the same scene with another seed through P, scaled to that level relative to d); it
+    limits the coherence between reference and ear, as in a real headset.
+    Engines: "c" the compiled core, "numpy" the vectorized NumPy loop, "reference" the
+    per-sample oracle (the last two FxLMS/FxNLMS only).
+    """
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
+    if engine != "c" and algorithm not in ("fxlms", "fxnlms"):
+        raise ValueError(f"engine {engine!r} runs fxlms or fxnlms, not {algorithm!r}")
+    if ear_noise_db is not None and not np.isfinite(ear_noise_db):
+        raise ValueError(f"ear_noise_db must be finite or None, got {ear_noise_db}")
+    plant = plant or make_plant(seed)
+    if isinstance(scene, str):
+        name, x = scene, make_scene(scene, seconds, plant.fs, seed)
+    else:
+        name, x = "custom", np.asarray(scene, dtype=np.float32)
+        seconds = len(x) / plant.fs
+    s_hat = estimate_secondary(plant.secondary, latency, gain_error_db, extra_delay,
+                               phase_error_deg)
+    noise = None
+    if ear_noise_db is not None:
+        if not isinstance(scene, str):
+            raise ValueError("ear_noise_db needs a registered scene name (to draw the noise)")
+        noise = incoherent_ear_noise(plant, scene, x, ear_noise_db, seed)
+    resets = 0
+    if engine == "c":
+        d, e, y, resets = _run_c(plant, latency, s_hat, x, taps, mu, algorithm, leak, block,
+                                 noise)
+    else:
+        loop_cls = BlockLoop if engine == "numpy" else ReferenceLoop
+        loop = loop_cls(plant.primary, plant.secondary, latency, s_hat, taps, mu, algorithm,
+                        leak, block=block)
+        d, e, y = loop.run(x, noise)
+    d, e, y = (np.asarray(v, dtype=np.float32) for v in (d, e, y))
+    seg = steady_slice(len(x))
+    bound = wiener_bound(x, d, end_to_end_secondary(plant.secondary, latency), taps, seg)
+    d_ss, e_ss = d[seg], e[seg]
+    final = attenuation_db(d_ss, e_ss)
+    times, att_t = attenuation_over_time(d, e, plant.fs)
+    return SceneResult(
+        scene=name, latency=latency, taps=taps, algorithm=algorithm, mu=mu, block=block,
+        seconds=seconds, fs=plant.fs, phase_error_deg=phase_error_deg,
+        ear_noise_db=ear_noise_db, engine=engine,
+        attenuation_db=final,
+        band_attenuation_db={k: band_attenuation_db(d_ss, e_ss, lo, hi, plant.fs)
+                             for k, (lo, hi) in BANDS_HZ.items()},
+        bound_db=bound.attenuation_db,
+        bound_band_db={k: band_attenuation_db(d_ss, bound.error, lo, hi, plant.fs)
+                       for k, (lo, hi) in BANDS_HZ.items()},
+        convergence_s=convergence_time(times, att_t, final),
+        times=times, att_over_time=att_t, d=d, e=e, y=y, resets=resets,
+    )
+
+
+__all__ = ["FS", "SceneResult", "run_scene"]

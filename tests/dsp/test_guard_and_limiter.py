@@ -1,0 +1,90 @@
+"""Divergence guard (NaN/Inf, runaway weights) and the safety limiter."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dsp_c import ClosedLoop, FxLms, Limiter, Lms, Nlms, Rls, measured_secondary_path
+from tests.dsp.helpers import decaying_fir, fir_out, misalignment_db, white
+from tests.dsp.test_fxlms import paths
+
+
+def test_nan_in_signal_is_guarded_counted_and_recovered() -> None:
+    rng = np.random.default_rng(50)
+    h = decaying_fir(rng, 64, 12.0)
+    x = white(rng, 40_000)
+    d = fir_out(h, x).astype(np.float32)
+    x[10_000] = np.nan
+    d[20_000] = np.inf
+    for f in (Nlms(taps=64, mu=0.5), Rls(taps=64)):
+        y, e = f.process(x, d)
+        assert f.resets == 2
+        assert np.all(np.isfinite(y)) and np.all(np.isfinite(e))
+        assert y[10_000] == 0.0 and y[20_000] == 0.0
+        assert misalignment_db(f.weights, h) < -40.0  # it re-converged after the last reset
+
+
+def test_runaway_weights_are_reset_and_never_reach_the_output() -> None:
+    rng = np.random.default_rng(51)
+    x = white(rng, 4_096, scale=10.0)
+    d = white(rng, 4_096, scale=10.0)
+    bound = 100.0
+    f = Lms(taps=32, mu=1.0, max_weight_norm=bound)  # unstable step for this input power
+    y = np.concatenate([f.process(x[a:a + 256].copy(), d[a:a + 256].copy())[0]
+                        for a in range(0, x.size, 256)])
+    window_norm = np.sqrt(np.convolve(x.astype(np.float64) ** 2, np.ones(32))[:x.size])
+    assert np.all(np.isfinite(y))
+    assert np.all(np.abs(y) <= bound * window_norm * 1.001)  # |y| <= ||w|| ||x_n||
+    assert f.resets > 0
+    silence = np.zeros(64, np.float32)
+    f.process(silence, silence)  # applies the pending updates; the per-call check follows
+    assert np.linalg.norm(f.weights) <= bound
+
+
+def test_controller_guard_in_closed_loop() -> None:
+    rng = np.random.default_rng(52)
+    primary, secondary = paths()
+    c = FxLms(taps=32, sec_path=measured_secondary_path(secondary, 1), mu=0.05)
+    loop = ClosedLoop(primary=primary, secondary=secondary, latency=1, controller=c, block=32)
+    x = white(rng, 48_000)
+    x[5_000] = np.nan
+    d, e, y = loop.run(x)
+    assert c.resets >= 1
+    assert np.all(np.isfinite(y))
+    tail = slice(-8_000, None)
+    assert np.mean(e[tail] ** 2) < 0.01 * np.mean(d[tail] ** 2)
+
+
+def test_limiter_never_exceeds_peak() -> None:
+    rng = np.random.default_rng(53)
+    peak = 0.25
+    lim = Limiter(peak=peak, release_samples=480)
+    x = white(rng, 100_000) * np.repeat(rng.uniform(0.01, 20.0, 100), 1000).astype(np.float32)
+    x[500] = np.float32(1e30)
+    y = lim.process(x)
+    assert np.max(np.abs(y)) <= np.float32(peak)
+    quiet = np.abs(x) < 0.01 * peak
+    assert np.any(quiet)
+
+
+def test_limiter_passes_small_signals_and_releases_smoothly() -> None:
+    lim = Limiter(peak=1.0, release_samples=100)
+    small = np.full(1000, 0.5, np.float32)
+    np.testing.assert_array_equal(lim.process(small), small)
+    burst = np.full(10, 4.0, np.float32)
+    lim.process(burst)
+    assert lim.gain == np.float32(0.25)
+    after = lim.process(np.full(2000, 0.5, np.float32))
+    gains = after / 0.5
+    steps = np.diff(gains)
+    assert np.all(steps >= -1e-7)                 # the gain only rises during release
+    assert np.max(steps) < 0.05                   # and without jumps (no clicks)
+    assert gains[-1] == 1.0
+
+
+def test_limiter_blocks_non_finite_input() -> None:
+    lim = Limiter(peak=1.0)
+    x = np.array([0.1, np.nan, np.inf, -np.inf, 0.2], np.float32)
+    y = lim.process(x)
+    np.testing.assert_array_equal(y, [np.float32(0.1), 0, 0, 0, np.float32(0.2)])
+    assert lim.blocked == 3
