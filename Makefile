@@ -55,7 +55,7 @@ bench: setup $(BENCH_TARGETS)
 
 lint-python: setup
 	$(BIN)/ruff check .
-	$(BIN)/mypy dsp_c edge_agent cloud provisioning protocol
+	$(BIN)/mypy dsp_c edge_agent cloud protocol
 
 lint: lint-python $(LINT_TARGETS)
 

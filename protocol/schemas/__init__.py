@@ -17,7 +17,8 @@ def load(name: str) -> dict[str, Any]:
     """The schema `protocol/schemas/{name}.schema.json` as a dict."""
     path = SCHEMA_DIR / f"{name}.schema.json"
     if not path.is_file():
-        known = sorted(p.name.removesuffix(".schema.json") for p in SCHEMA_DIR.glob("*.schema.json"))
+        known = sorted(p.name.removesuffix(".schema.json")
+                       for p in SCHEMA_DIR.glob("*.schema.json"))
         raise KeyError(f"no schema {name!r}; known: {known}")
     return json.loads(path.read_text())
 
@@ -31,7 +32,7 @@ def validator(name: str) -> jsonschema.protocols.Validator:
 
 
 def errors(name: str, document: Any) -> list[str]:
-    """Every violation of schema `name` in `document`, as 'path: message' strings (empty if valid)."""
+    """Every violation of schema `name` in `document` as 'path: message' (empty if valid)."""
     found = []
     for err in sorted(validator(name).iter_errors(document), key=lambda e: list(e.absolute_path)):
         where = "/".join(str(p) for p in err.absolute_path) or "(root)"
