@@ -6,7 +6,7 @@
 #   battery  GPIO1   ADC1, cell voltage through a 1:2 divider
 #   wear     GPIO4   proximity sensor output, low = worn
 #   charging GPIO5   charger CHRG output (open drain), low = charging
-#   link     UART1   TX GPIO17, RX GPIO18, 921600 8N1 (set LINK_ON_USB to use the USB port)
+#   link     UART1   TX GPIO17, RX GPIO18, 115200 8N1 (set LINK_ON_USB to use the USB port)
 import sys
 
 import machine
@@ -14,7 +14,7 @@ from machine import ADC, UART, WDT, Pin, Timer
 from streams import PolledStream
 
 LINK_ON_USB = False  # True: the link runs on the USB serial port (for tests with --port)
-LINK_BAUD = 921600
+LINK_BAUD = 115200  # the edge agent's default ([mcu] baudrate); change both together
 
 
 class Board:

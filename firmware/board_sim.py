@@ -3,8 +3,10 @@
 # The link UART is stdin/stdout (raw bytes; the test harness puts a pty there). Stimuli for
 # the inputs arrive on a side channel, one text line per stimulus, read from the file
 # descriptor named by ANCFW_SIM_FD:
-#     button <id> down|up      battery <mV>      wear 0|1      charging 0|1      hang adc
-# "hang adc" makes the battery ADC read block forever, like a wedged peripheral driver.
+#     button <id> down|up   battery <mV>   wear 0|1   charging 0|1   hang adc   fail adc
+# "hang adc" makes the battery ADC read block forever, like a wedged peripheral driver (the
+# whole firmware stops); "fail adc" makes it raise OSError (EIO), which ends the task that
+# reads it while the rest keeps running.
 # Logs go to stderr. The watchdog is a thread: when it is not fed in time it writes
 # "wdt: reset" to stderr and ends the process with SIGALRM (exit status -14 seen from
 # CPython), which the harness treats as a reset.
@@ -38,10 +40,13 @@ class Adc:
         self.divider = divider
         self.mv = mv
         self.hung = False
+        self.failing = False
 
     def read_uv(self):
         while self.hung:
             time.sleep_ms(10)
+        if self.failing:
+            raise OSError(5)  # EIO
         return self.mv * 1000 // self.divider
 
 
@@ -131,6 +136,8 @@ class Board:
                 getattr(self, what).value(int(words[1]))
             elif what == "hang" and words[1] == "adc":
                 self.battery_adc.hung = True
+            elif what == "fail" and words[1] == "adc":
+                self.battery_adc.failing = True
             else:
                 raise ValueError("unknown stimulus")
         except (IndexError, ValueError) as exc:

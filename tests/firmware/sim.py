@@ -3,6 +3,11 @@
 The firmware's stdin/stdout is the pty master; the host (pytest-embedded, pyserial) opens the
 slave by name. Stimuli go through a pipe whose read end the firmware gets as ANCFW_SIM_FD.
 stderr (the board log) goes to a file the tests can read.
+
+The harness keeps the pty master open, so the port stays valid while the firmware process is
+killed and started again (`restart()`: an MCU reset seen from the UART, silence and then a
+firmware that waits for HELLO). `unplug()` removes the port altogether, like a USB cable
+pulled out; `to_host()` puts bytes on the line toward the host, like line noise.
 """
 
 from __future__ import annotations
@@ -49,21 +54,28 @@ def firmware_dir(variant: str) -> Path:
 
 class SimDevice:
     def __init__(self, module_dir: Path, log_path: Path) -> None:
+        self.module_dir = module_dir
         self.log_path = log_path
-        master, self._slave = os.openpty()
+        self._master, self._slave = os.openpty()
         tty.setraw(self._slave)
-        stim_read, self._stim_write = os.pipe()
-        env = dict(os.environ, MICROPYPATH=f"{module_dir}:.frozen", ANCFW_SIM_FD=str(stim_read))
-        with log_path.open("wb") as log:
-            self.proc = subprocess.Popen(
-                [str(MICROPYTHON), "-c", "import main"],
-                stdin=master, stdout=master, stderr=log, pass_fds=(stim_read,), env=env,
-                cwd=ROOT,
-            )
-        os.close(master)
-        os.close(stim_read)
+        self._stim_write = -1
         self.port = os.ttyname(self._slave)
+        self.proc = self._spawn("wb")
         self.wait_log("boot: firmware", timeout=10)
+
+    def _spawn(self, log_mode: str) -> subprocess.Popen[bytes]:
+        stim_read, self._stim_write = os.pipe()
+        env = dict(os.environ, MICROPYPATH=f"{self.module_dir}:.frozen",
+                   ANCFW_SIM_FD=str(stim_read))
+        try:
+            with self.log_path.open(log_mode) as log:
+                return subprocess.Popen(
+                    [str(MICROPYTHON), "-c", "import main"],
+                    stdin=self._master, stdout=self._master, stderr=log,
+                    pass_fds=(stim_read,), env=env, cwd=ROOT,
+                )
+        finally:
+            os.close(stim_read)
 
     def stimulus(self, line: str) -> None:
         os.write(self._stim_write, line.encode() + b"\n")
@@ -72,6 +84,10 @@ class SimDevice:
         self.stimulus(f"button {button} down")
         time.sleep(hold_s)
         self.stimulus(f"button {button} up")
+
+    def to_host(self, data: bytes) -> None:
+        """Bytes on the line toward the host, as if the MCU (or noise) had sent them."""
+        os.write(self._master, data)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -92,10 +108,45 @@ class SimDevice:
     def wait_exit(self, timeout: float) -> int:
         return self.proc.wait(timeout=timeout)
 
-    def stop(self) -> None:
+    def _kill(self) -> None:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(timeout=5)
-        for fd in (self._stim_write, self._slave):
-            with contextlib.suppress(OSError):
-                os.close(fd)
+        self._stim_write = _close(self._stim_write)
+
+    def restart(self) -> int:
+        """Kill the firmware (if it still runs) and boot it again on the same port.
+
+        Bytes the host sent meanwhile are discarded, as a UART loses them during a reset.
+        Returns the log offset where the new boot starts.
+        """
+        self._kill()
+        os.set_blocking(self._master, False)
+        try:
+            while os.read(self._master, 4096):
+                pass
+        except BlockingIOError:
+            pass
+        finally:
+            os.set_blocking(self._master, True)
+        offset = self.log_path.stat().st_size
+        self.proc = self._spawn("ab")
+        self.wait_log("boot: firmware", timeout=10, after=offset)
+        return offset
+
+    def unplug(self) -> None:
+        """Kill the firmware and remove the port (the host's reads fail, the path vanishes)."""
+        self._kill()
+        self._master = _close(self._master)
+        self._slave = _close(self._slave)
+
+    def stop(self) -> None:
+        self.unplug()
+
+
+def _close(fd: int) -> int:
+    """Close `fd` once (fd numbers are reused, so a second close could hit another file)."""
+    if fd >= 0:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    return -1

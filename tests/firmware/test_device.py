@@ -12,7 +12,7 @@ from protocol import link
 from protocol.link import AckStatus, ButtonKind, Frame, FrameType, Mode, ModeSource
 from protocol.vectors import load_link_frames
 from tests.firmware.host import Host
-from tests.firmware.sim import WDT_RESET_STATUS, SimDevice, firmware_dir
+from tests.firmware.sim import WDT_RESET_STATUS, SimDevice
 
 VECTORS = load_link_frames()
 # Run these on the .py sources and on the compiled x64 .mpy build.
@@ -93,10 +93,14 @@ def _press_and_expect(host: Host, sim: SimDevice, hold: float, kind: ButtonKind)
 
 @BOTH_BUILDS
 def test_short_press_cycles_modes(host: Host, stimuli: SimDevice, firmware_variant: str) -> None:
-    for expected in (Mode.ANC, Mode.TRANSPARENCY, Mode.ADAPTIVE, Mode.OFF):
+    # Each mode has its LED pattern: anc on, transparency slow blink, adaptive double blink.
+    for expected, led in ((Mode.ANC, "on"), (Mode.TRANSPARENCY, "slow_blink"),
+                          (Mode.ADAPTIVE, "double_blink"), (Mode.OFF, "off")):
+        offset = len(stimuli.log())
         _press_and_expect(host, stimuli, 0.08, ButtonKind.SHORT)
         changed = host.expect_message(link.ModeChanged)
         assert (changed.mode, changed.source) == (expected, ModeSource.BUTTON)
+        stimuli.wait_log(f"led: {led}\n", after=offset)
 
 
 def test_long_press_toggles_off_and_anc(host: Host, stimuli: SimDevice) -> None:
@@ -249,26 +253,31 @@ def test_random_garbage_never_wedges_the_link(host: Host) -> None:
 
 @BOTH_BUILDS
 def test_hung_task_ends_in_a_watchdog_reset(
-    dut, stimuli: SimDevice, firmware_variant: str, tmp_path
+    dut, stimuli: SimDevice, firmware_variant: str
 ) -> None:
-    Host(dut).hello()
+    host = Host(dut)
+    host.hello()
     stimuli.stimulus("hang adc")
     assert stimuli.wait_exit(timeout=5) == WDT_RESET_STATUS
     assert "wdt: reset" in stimuli.log()
-    # The harness restarts the "board"; it boots and answers again.
-    restarted = SimDevice(firmware_dir(firmware_variant), tmp_path / "restart.log")
-    try:
-        import serial
+    # The "board" boots again on the same port and answers a new HELLO.
+    offset = stimuli.restart()
+    assert host.hello().firmware_version
+    host.ping()
+    assert "wdt: reset" not in stimuli.log()[offset:]
 
-        with serial.Serial(restarted.port, timeout=2) as port:
-            port.write(link.encode(link.hello(1)))
-            decoder, frames = link.Decoder(), list[Frame]()
-            deadline = time.monotonic() + 3
-            while not frames and time.monotonic() < deadline:
-                frames = [f for f in decoder.feed(port.read(64)) if isinstance(f, Frame)]
-            assert frames and frames[0].type == FrameType.HELLO_ACK
-    finally:
-        restarted.stop()
+
+def test_failed_task_shows_an_error_and_ends_in_a_watchdog_reset(
+    host: Host, stimuli: SimDevice
+) -> None:
+    """A task that dies (here: the ADC driver raises) while the main loop stays healthy."""
+    stimuli.stimulus("fail adc")
+    stimuli.wait_log("task sensors failed: OSError(5,)")
+    stimuli.wait_log("led: error")
+    host.ping(b"main loop alive")  # the link and the other tasks still run
+    stimuli.wait_log("supervisor: task sensors stalled; watchdog no longer fed")
+    assert stimuli.wait_exit(timeout=5) == WDT_RESET_STATUS
+    assert "wdt: reset" in stimuli.log()
 
 
 def test_host_that_stops_reading_does_not_stall_the_firmware(stimuli: SimDevice) -> None:
