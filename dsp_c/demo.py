@@ -1,7 +1,9 @@
 """`make demo`: every noise scene at several I/O latencies, with the Wiener bound alongside.
 
-Prints one line per run and a summary table, and writes demo-report/index.html with PNG
-figures and results.json. Run it directly with `python -m dsp_c.demo --help`.
+Prints one line per run, a summary table with PASS/MISS per cell against the issue-2 bars
+(within 1.5 dB of the Wiener bound everywhere; engine hum ≥ 30 dB up to 32 samples;
+band-limited noise ≥ 20 dB at 1 sample), and writes demo-report/index.html with PNG figures
+and results.json. Run it directly with `python -m dsp_c.demo --help`.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import argparse
 import html
 import json
+import math
 import sys
 import time
 from dataclasses import dataclass
@@ -19,10 +22,25 @@ from scipy import signal
 
 from dsp_c.sim import SceneResult, describe, run_scene, scene_names
 from dsp_c.sim.plant import PATH_TAPS, PRIMARY_DELAY, SECONDARY_DELAY
+from dsp_c.sim.run import BOUND_MARGIN_DB
 
 LATENCIES = (1, 2, 4, 8, 16, 32)
 SPECTRUM_LATENCY = 2   # the acoustic lead of the primary path
-GAP_BAR_DB = 1.5
+GAP_BAR_DB = BOUND_MARGIN_DB
+# Controller settings of the sweep (and of tests/dsp/sim/test_bars.py). μ is the largest
+# step that stays well inside FxNLMS's stability margin at 32 samples of latency; an
+# adaptation block of 8 samples (167 µs) keeps the weights the fast path applies fresh
+# (blocks of 32 cost 2–3 dB on tonal scenes at low latency, measured).
+SECONDS = 24.0
+MU = 0.01
+BLOCK = 8
+TAPS = 256
+EAR_NOISE_DB = -40.0
+# Attenuation bars of issue 2 besides the gap to the bound: (scene, latencies, minimum dB).
+LEVEL_BARS: tuple[tuple[str, tuple[int, ...], float], ...] = (
+    ("engine", (1, 2, 4, 8, 16, 32), 30.0),
+    ("band", (1,), 20.0),
+)
 
 
 @dataclass
@@ -47,6 +65,8 @@ class RunSummary:
     bound_band_db: dict[str, float]
     convergence_s: float
     resets: int
+    mode_limit_db: float
+    seconds_to_bound: float
     seconds_taken: float
     times: list[float]
     att_over_time: list[float]
@@ -55,11 +75,16 @@ class RunSummary:
     def gap_db(self) -> float:
         return self.bound_db - self.attenuation_db
 
+    @property
+    def passed(self) -> bool:
+        """Within GAP_BAR_DB of the Wiener bound, and no divergence-guard reset."""
+        return self.gap_db <= GAP_BAR_DB and self.resets == 0
+
 
 def _summarize(r: SceneResult, took: float) -> RunSummary:
     return RunSummary(r.scene, r.latency, r.attenuation_db, r.bound_db, r.band_attenuation_db,
-                      r.bound_band_db, r.convergence_s, r.resets, took,
-                      r.times.tolist(), r.att_over_time.tolist())
+                      r.bound_band_db, r.convergence_s, r.resets, r.mode_limit_db,
+                      r.seconds_to_bound, took, r.times.tolist(), r.att_over_time.tolist())
 
 
 def _spectra(r: SceneResult) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -69,7 +94,18 @@ def _spectra(r: SceneResult) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return f, pd, pe
 
 
+def _fmt_seconds(v: float) -> str:
+    """Simulated time in a readable unit ("never" for inf)."""
+    if not math.isfinite(v):
+        return "never"
+    for unit, size in (("h", 3600.0), ("min", 60.0)):
+        if v >= 10 * size:
+            return f"{v / size:.0f} {unit}" if v < 1e4 * size else f"{v / size:.1e} {unit}"
+    return f"{v:.0f} s"
+
+
 def run_sweep(cfg: Settings) -> tuple[list[RunSummary], dict[str, tuple[np.ndarray, ...]]]:
+    """Every scene at every latency; prints one progress line per run."""
     runs: list[RunSummary] = []
     spectra: dict[str, tuple[np.ndarray, ...]] = {}
     total = len(cfg.scenes) * len(cfg.latencies)
@@ -84,10 +120,31 @@ def run_sweep(cfg: Settings) -> tuple[list[RunSummary], dict[str, tuple[np.ndarr
             if latency == SPECTRUM_LATENCY or (SPECTRUM_LATENCY not in cfg.latencies
                                                and latency == cfg.latencies[0]):
                 spectra[name] = _spectra(r)
-            print(f"[{len(runs):2d}/{total}] {name:9s} latency {latency:2d}: "
-                  f"{s.attenuation_db:5.1f} dB (bound {s.bound_db:5.1f}, gap {s.gap_db:4.1f}), "
-                  f"converged {s.convergence_s:4.1f} s, {took:.1f} s", flush=True)
+            print(f"[{len(runs):2d}/{total}] {name:9s} D={latency:2d}: "
+                  f"{s.attenuation_db:5.1f} dB, bound {s.bound_db:5.1f}, gap {s.gap_db:5.1f} "
+                  f"{'PASS' if s.passed else 'MISS'} | slow-mode model {s.mode_limit_db:5.1f} dB, "
+                  f"bound within {GAP_BAR_DB} dB after {_fmt_seconds(s.seconds_to_bound)} "
+                  f"| {took:.1f} s", flush=True)
     return runs, spectra
+
+
+def _cell(runs: list[RunSummary], name: str, latency: int) -> RunSummary:
+    return next(r for r in runs if r.scene == name and r.latency == latency)
+
+
+def level_bars(runs: list[RunSummary], cfg: Settings) -> list[dict[str, object]]:
+    """The absolute attenuation bars, per latency that the sweep covers."""
+    out: list[dict[str, object]] = []
+    for name, latencies, minimum in LEVEL_BARS:
+        if name not in cfg.scenes:
+            continue
+        for lat in latencies:
+            if lat in cfg.latencies:
+                r = _cell(runs, name, lat)
+                out.append({"scene": name, "latency": lat, "minimum_db": minimum,
+                            "attenuation_db": r.attenuation_db,
+                            "passed": r.attenuation_db >= minimum and r.resets == 0})
+    return out
 
 
 def _grid(n: int) -> tuple[int, int]:
@@ -162,12 +219,17 @@ def plot(runs: list[RunSummary], spectra: dict[str, tuple[np.ndarray, ...]], cfg
     fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.0 * rows), squeeze=False)
     for ax, name in zip(axes.flat, cfg.scenes, strict=False):
         rs = [r for r in runs if r.scene == name]
-        lat = [r.latency for r in rs]
-        ax.plot(lat, [r.bound_db for r in rs], "k--o", ms=3, lw=1, label="Wiener bound")
-        ax.plot(lat, [r.attenuation_db for r in rs], "-o", ms=4, color="C1", label="FxNLMS")
+        lats = [r.latency for r in rs]
+        ax.plot(lats, [r.bound_db for r in rs], "k--o", ms=3, lw=1, label="Wiener bound")
+        ax.plot(lats, [r.mode_limit_db for r in rs], ":", lw=1.5, color="C2",
+                label="slow-mode model")
+        ax.plot(lats, [r.attenuation_db for r in rs], "-o", ms=4, color="C1", label="FxNLMS")
+        for r in rs:
+            if not r.passed:
+                ax.plot(r.latency, r.attenuation_db, "x", ms=9, color="C3")
         ax.set_xscale("log", base=2)
-        ax.set_xticks(lat)
-        ax.set_xticklabels([str(v) for v in lat])
+        ax.set_xticks(lats)
+        ax.set_xticklabels([str(v) for v in lats])
         ax.set_title(name)
         ax.grid(True, alpha=0.3)
         ax.set_ylim(-2, max(45, max(r.bound_db for r in rs) + 3))
@@ -188,43 +250,82 @@ def plot(runs: list[RunSummary], spectra: dict[str, tuple[np.ndarray, ...]], cfg
                     "same latency, computed from the same signals. The bound falls with latency "
                     "because the filter must predict the noise; broadband noise falls fastest, "
                     "tonal noise stays predictable. The distance between the two curves is what "
-                    "the adaptive algorithm leaves on the table."))
+                    "the adaptive algorithm leaves on the table; red crosses mark cells more "
+                    f"than {GAP_BAR_DB} dB short of the bound. The dotted green line is the "
+                    "slow-mode model: what FxNLMS started from zero reaches on average over the "
+                    "same segment, given how slowly each eigenmode of the filtered reference "
+                    "adapts at this step size."))
     return figures
 
 
 def summary_table(runs: list[RunSummary], cfg: Settings) -> str:
-    head = "scene      " + "".join(f"   D={lat:<2d}           " for lat in cfg.latencies)
-    lines = [head, "           " + "   ctrl / bound (dB)  " * 0]
+    """Plain-text table: controller / bound per cell with PASS or MISS, then the level bars."""
+    head = "scene     " + "".join(f"  D={lat:<2d}{'':13s}" for lat in cfg.latencies)
     lines = [head]
     for name in cfg.scenes:
         cells = []
         for lat in cfg.latencies:
-            r = next(r for r in runs if r.scene == name and r.latency == lat)
-            flag = "!" if r.gap_db > GAP_BAR_DB else " "
-            cells.append(f"{r.attenuation_db:5.1f}/{r.bound_db:5.1f}{flag}      ")
-        lines.append(f"{name:10s} " + " ".join(cells))
-    n_over = sum(r.gap_db > GAP_BAR_DB for r in runs)
-    lines.append(f"cells: controller / Wiener bound attenuation in dB at steady state; "
-                 f"! = more than {GAP_BAR_DB} dB short of the bound ({n_over} of {len(runs)})")
+            r = _cell(runs, name, lat)
+            verdict = "PASS" if r.passed else "MISS"
+            cells.append(f"{r.attenuation_db:5.1f}/{r.bound_db:5.1f} {verdict}")
+        lines.append(f"{name:9s} " + " ".join(f"{c:17s}" for c in cells))
+    n_pass = sum(r.passed for r in runs)
+    lines.append(f"cells: controller / Wiener bound attenuation (dB) at steady state; PASS = at "
+                 f"most {GAP_BAR_DB} dB short of the bound: {n_pass} of {len(runs)} cells pass")
+    for bar in level_bars(runs, cfg):
+        lines.append(f"bar: {bar['scene']} >= {bar['minimum_db']:.0f} dB at D={bar['latency']}: "
+                     f"{bar['attenuation_db']:.1f} dB {'PASS' if bar['passed'] else 'MISS'}")
     return "\n".join(lines)
+
+
+HOW_TO_READ = """
+<h2>How to read this report</h2>
+<p>Every number compares the noise at the ear without ANC and with it, over the same samples
+of the same simulated run: 10 dB means a tenth of the noise power is left. Figures are at
+steady state (the last quarter of each run) unless a plot shows time.</p>
+<p><b>The Wiener bound</b> is the least-squares optimal fixed FIR of the same length at the
+same latency, computed in hindsight from the same signals: no filter of that length does
+better on that segment. Its fall with latency is physics, not an implementation defect:
+with D samples of I/O latency the filter must predict the noise D samples ahead, which
+tonal noise allows and broadband noise does not. An adaptive filter can beat the bound by
+a little when it tracks a slowly changing scene (a wandering engine tone).</p>
+<p><b>PASS/MISS</b> compares the controller with the bound (at most {gap} dB short).
+<b>The slow-mode model</b> explains a MISS: it splits the Wiener problem into the
+eigenmodes of the filtered reference and lets each adapt at the FxNLMS rate
+2&mu;&lambda;<sub>i</sub>/(L&middot;mean &lambda;). Low-frequency and band-limited noise
+sampled at 48 kHz leaves many modes 40&ndash;80 dB weaker than the strongest; the bound
+uses them, FxNLMS needs minutes to days to adapt them (the "bound within {gap} dB after"
+figure in results.json and the progress lines). Where the controller sits on the dotted
+line, its shortfall is that convergence time, not a fault in the loop.</p>
+<p>Convergence time is when the attenuation per 100 ms last came within 3 dB of its final
+value. Guard resets (a diverging controller reset by the C core) would show in results.json
+and make the cell MISS.</p>
+"""
 
 
 def write_html(runs: list[RunSummary], figures: list[tuple[str, str, str]], cfg: Settings,
                out: Path, elapsed: float) -> None:
+    """index.html: settings, summary table, bars, how to read it, the figures."""
     def cell(r: RunSummary) -> str:
-        cls = ' class="short"' if r.gap_db > GAP_BAR_DB else ""
-        return (f"<td{cls}>{r.attenuation_db:.1f} <small>/ {r.bound_db:.1f}</small><br>"
+        cls = ' class="short"' if not r.passed else ""
+        return (f"<td{cls}>{r.attenuation_db:.1f} <small>/ {r.bound_db:.1f}</small> "
+                f"<b>{'PASS' if r.passed else 'MISS'}</b><br>"
                 f"<small>{r.band_db['50-500']:.0f} | {r.band_db['500-1500']:.0f} dB, "
-                f"{r.convergence_s:.1f} s</small></td>")
+                f"{r.convergence_s:.1f} s; model {r.mode_limit_db:.1f}</small></td>")
 
     rows = "".join(
         f"<tr><th title='{html.escape(describe(name))}'>{name}</th>"
-        + "".join(cell(next(r for r in runs if r.scene == name and r.latency == lat))
-                  for lat in cfg.latencies) + "</tr>"
+        + "".join(cell(_cell(runs, name, lat)) for lat in cfg.latencies) + "</tr>"
         for name in cfg.scenes)
+    bars = "".join(
+        f"<li>{b['scene']} &ge; {b['minimum_db']:.0f} dB at D = {b['latency']}: "
+        f"{b['attenuation_db']:.1f} dB <b>{'PASS' if b['passed'] else 'MISS'}</b></li>"
+        for b in level_bars(runs, cfg))
+    n_pass = sum(r.passed for r in runs)
     scenes = "".join(f"<li><b>{n}</b>: {html.escape(describe(n))}</li>" for n in cfg.scenes)
     figs = "".join(f"<h2>{html.escape(title)}</h2><p>{html.escape(text)}</p>"
-                   f"<img src='{fname}' alt='{html.escape(title)}'>" for fname, title, text in figures)
+                   f"<img src='{fname}' alt='{html.escape(title)}'>"
+                   for fname, title, text in figures)
     page = f"""<!doctype html><html><head><meta charset="utf-8">
 <title>ANC headset simulation report</title>
 <style>body{{font-family:sans-serif;max-width:1300px;margin:2em auto;line-height:1.4}}
@@ -240,29 +341,51 @@ sample-by-sample fast path with a crossfade. Step size μ = {cfg.mu}, {cfg.secon
 seed {cfg.seed}. Noise that the reference microphone does not observe reaches the ear at
 {cfg.ear_noise_db:g} dB relative to the coherent noise, as in a real headset; it caps any
 attenuation near {-cfg.ear_noise_db:g} dB. Steady state is the last quarter of each run.</p>
+{HOW_TO_READ.format(gap=GAP_BAR_DB)}
 <h2>Summary</h2>
-<p>Each cell: controller attenuation / <small>Wiener bound</small> in dB (overall), then the
-controller's attenuation in the 50–500 Hz | 500–1500 Hz bands and its convergence time (to
-within 3 dB of its final attenuation). Shaded cells are more than {GAP_BAR_DB} dB short of the
-bound. Rows: scenes; columns: I/O latency in samples (1 sample = 20.8 µs).</p>
+<p>Each cell: controller attenuation / <small>Wiener bound</small> in dB (overall) and
+PASS/MISS, then the controller's attenuation in the 50–500 Hz | 500–1500 Hz bands, its
+convergence time and the slow-mode model's prediction. Shaded cells are more than
+{GAP_BAR_DB} dB short of the bound ({n_pass} of {len(runs)} pass). Rows: scenes; columns:
+I/O latency in samples (1 sample = 20.8 µs).</p>
 <table><tr><th>scene</th>{"".join(f"<th>D = {lat}</th>" for lat in cfg.latencies)}</tr>
 {rows}</table>
+<h2>Attenuation bars</h2><ul>{bars}</ul>
 <h2>Scenes</h2><ul>{scenes}</ul>
 {figs}
 <p><small>{len(runs)} runs in {elapsed:.0f} s; full numbers in results.json.</small></p>
+<!-- more-sections -->
 </body></html>
 """
     (out / "index.html").write_text(page)
 
 
+def _finite_or_none(v: float) -> float | None:
+    return v if math.isfinite(v) else None
+
+
+def results_json(runs: list[RunSummary], cfg: Settings, elapsed: float) -> dict[str, object]:
+    """Everything the report shows, as plain JSON (infinities become null)."""
+    cells = []
+    for r in runs:
+        row = {k: v for k, v in r.__dict__.items() if k not in ("times", "att_over_time")}
+        row.update(gap_db=r.gap_db, passed=r.passed,
+                   convergence_s=_finite_or_none(r.convergence_s),
+                   seconds_to_bound=_finite_or_none(r.seconds_to_bound))
+        cells.append(row)
+    return {"settings": cfg.__dict__, "gap_bar_db": GAP_BAR_DB, "elapsed_s": elapsed,
+            "cells_passed": sum(r.passed for r in runs), "cells": len(runs),
+            "level_bars": level_bars(runs, cfg), "runs": cells}
+
+
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     p.add_argument("--out", type=Path, default=Path("demo-report"))
-    p.add_argument("--seconds", type=float, default=12.0, help="simulated seconds per run")
-    p.add_argument("--mu", type=float, default=0.01, help="FxNLMS step size")
-    p.add_argument("--taps", type=int, default=256)
-    p.add_argument("--block", type=int, default=32, help="adaptation block, samples")
-    p.add_argument("--ear-noise-db", type=float, default=-40.0,
+    p.add_argument("--seconds", type=float, default=SECONDS, help="simulated seconds per run")
+    p.add_argument("--mu", type=float, default=MU, help="FxNLMS step size")
+    p.add_argument("--taps", type=int, default=TAPS)
+    p.add_argument("--block", type=int, default=BLOCK, help="adaptation block, samples")
+    p.add_argument("--ear-noise-db", type=float, default=EAR_NOISE_DB,
                    help="incoherent noise at the ear relative to the coherent noise, dB")
     p.add_argument("--latencies", default=",".join(map(str, LATENCIES)),
                    help="comma-separated I/O latencies in samples")
@@ -278,8 +401,16 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [s for s in scenes if s not in scene_names()]
     if unknown:
         p.error(f"unknown scene(s) {', '.join(unknown)}; known: {', '.join(scene_names())}")
+    if not scenes:
+        p.error("--scenes names no scene")
     if any(v < 0 for v in latencies):
         p.error("--latencies must be >= 0")
+    if not (math.isfinite(a.seconds) and a.seconds >= 1.0):
+        p.error(f"--seconds must be at least 1, got {a.seconds}")
+    if not (math.isfinite(a.mu) and a.mu > 0):
+        p.error(f"--mu must be a positive number, got {a.mu}")
+    if a.taps <= 0 or a.block <= 0:
+        p.error("--taps and --block must be positive")
     cfg = Settings(a.seconds, a.mu, a.taps, a.block, a.ear_noise_db, latencies, scenes, a.seed)
     a.out.mkdir(parents=True, exist_ok=True)
     print(f"Simulating {len(scenes)} scenes x {len(latencies)} latencies, "
@@ -290,10 +421,7 @@ def main(argv: list[str] | None = None) -> int:
     figures = plot(runs, spectra, cfg, a.out)
     elapsed = time.perf_counter() - t0
     write_html(runs, figures, cfg, a.out, elapsed)
-    (a.out / "results.json").write_text(json.dumps(
-        {"settings": cfg.__dict__, "runs": [
-            {k: v for k, v in r.__dict__.items() if k not in ("times", "att_over_time")}
-            | {"gap_db": r.gap_db} for r in runs]}, indent=1, default=float))
+    (a.out / "results.json").write_text(json.dumps(results_json(runs, cfg, elapsed), indent=1))
     print()
     print(summary_table(runs, cfg))
     print(f"\nReport: {a.out / 'index.html'} ({elapsed:.0f} s)")

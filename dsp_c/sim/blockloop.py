@@ -6,6 +6,13 @@ weight update are closed-form matrix products:
 
     W_end = keepᴮ W − Σᵢ keep^(B−1−i) gᵢ rᵢ,   gᵢ = μ eᵢ / (eps + ‖rᵢ‖²)  (FxNLMS; FxLMS: μ eᵢ)
 
+For modified FxNLMS the block's corrected errors ê depend on each other through the
+weights updated inside the block; with G = R Rᵀ (R: the block's filtered-reference rows)
+
+    ê_i + Σ_{j<i} keep^(i−1−j) μ_j G_ij ê_j = d̂_i + keep^i W·r_i,   μ_j = μ / (eps + ‖r_j‖²)
+
+a unit lower-triangular system solved once per block.
+
 This is exact (up to rounding) and ~100× faster than the per-sample reference; it also
 accepts a disturbance at the ear (noise not coherent with the reference microphone).
 """
@@ -14,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
-from scipy import signal
+from scipy import linalg, signal
 
 from .reference import ALGORITHMS, _fir
 
@@ -52,7 +59,8 @@ class BlockLoop:
         self.sec_path = _fir("sec_path", sec_path)
         self.latency, self.taps, self.block = latency, taps, block
         self.mu, self.leak, self.eps = float(mu), float(leak), float(eps)
-        self.normalized = algorithm == "fxnlms"
+        self.normalized = algorithm != "fxlms"
+        self.modified = algorithm == "mfxnlms"
         self.weights = np.zeros(taps)
         self._fast_cur = np.zeros(taps)
         self._fast_next = np.zeros(taps)
@@ -63,6 +71,7 @@ class BlockLoop:
         self._y_past = np.zeros(len(self.secondary) - 1)
         self._p_state = np.zeros(len(self.primary) - 1)
         self._r_state = np.zeros(len(self.sec_path) - 1)
+        self._u_made = np.zeros(len(self.sec_path) - 1)  # produced anti-noise, oldest first
         self._pend_e: list[np.ndarray] = []     # errors / filtered refs of a partial block
         self._pend_r: list[np.ndarray] = []     # filtered-reference windows (rows)
         self._fill = 0
@@ -81,11 +90,27 @@ class BlockLoop:
                 self._fade_pos = 0
         return u
 
+    def _corrected_errors(self, d_hat: np.ndarray, r_rows: np.ndarray, steps: np.ndarray,
+                          keep: float) -> np.ndarray:
+        """ê for modified FxNLMS: the unit lower-triangular solve of the module docstring."""
+        m = len(d_hat)
+        i = np.arange(m)
+        rhs = d_hat + keep**i * (r_rows @ self.weights)
+        coupling = np.tril((r_rows @ r_rows.T) * steps[None, :], -1)
+        if keep != 1.0:
+            coupling *= keep ** np.maximum(i[:, None] - 1 - i[None, :], 0)
+        coupling[np.diag_indices(m)] = 1.0
+        return linalg.solve_triangular(coupling, rhs, lower=True, unit_diagonal=True,
+                                       check_finite=False)
+
     def _adapt(self, e: np.ndarray, r_rows: np.ndarray) -> None:
-        g = self.mu * e
+        steps = np.full(len(e), self.mu)
         if self.normalized:
-            g = g / (self.eps + np.einsum("ij,ij->i", r_rows, r_rows))
+            steps = steps / (self.eps + np.einsum("ij,ij->i", r_rows, r_rows))
         keep = 1.0 - self.leak
+        if self.modified:  # e holds d̂ for this block
+            e = self._corrected_errors(e, r_rows, steps, keep)
+        g = steps * e
         if keep != 1.0:
             g = g * keep ** np.arange(len(e) - 1, -1, -1)
         self.weights = keep ** len(e) * self.weights - g @ r_rows
@@ -127,7 +152,13 @@ class BlockLoop:
             e[start:stop] = d[start:stop] + np.convolve(y_line, S, mode="valid")
             y[start:stop] = y_seg
             self._y_past = y_line[len(y_line) - (len(S) - 1) :] if len(S) > 1 else self._y_past
-            self._pend_e.append(e[start:stop])
+            if self.modified:  # d̂ = e − Ŝ ∗ u, u the anti-noise produced
+                made = np.concatenate([self._u_made, u])
+                shat_u = np.convolve(made, self.sec_path, mode="valid")
+                self._u_made = made[len(made) - len(self._u_made) :]
+                self._pend_e.append(e[start:stop] - shat_u)
+            else:
+                self._pend_e.append(e[start:stop])
             self._pend_r.append(r_rows[start:stop])
             self._fill += stop - start
             if self._fill == self.block:

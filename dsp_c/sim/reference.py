@@ -18,6 +18,17 @@ When a block of B samples is complete the controller adapts on it, sample by sam
 
 and W is committed to the fast path, which crossfades linearly from its current weights to
 W over the next B samples. With B = 1 this is textbook per-sample FxLMS.
+
+Modified FxNLMS ("mfxnlms"; Bjarnason 1992, Kim, Park & Youn 1994) takes the I/O latency
+and the block out of the adaptation loop. It rebuilds the noise at the ear from what the
+controller emitted, d̂[n] = e[n] − (Ŝ ∗ u)[n], and adapts on the error the *current*
+weights would give,
+
+    ê[n] = d̂[n] + W · r_n,   W ← (1 − leak) W − μ ê[n] r_n / (eps + ‖r_n‖²)
+
+so with Ŝ = delay(D) ∗ S the update is plain NLMS on (r, −d), stable for 0 < μ < 2 at any
+latency. The fast path still applies W D samples (plus up to two blocks) late, so large
+steps, whose weights follow the noise's phase, cost attenuation on tonal noise.
 The loop keeps its state between `run` calls.
 """
 
@@ -26,7 +37,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import signal
 
-ALGORITHMS = ("fxlms", "fxnlms")
+ALGORITHMS = ("fxlms", "fxnlms", "mfxnlms")
 
 
 def _fir(name: str, h: np.ndarray) -> np.ndarray:
@@ -71,7 +82,8 @@ class ReferenceLoop:
         self.sec_path = _fir("sec_path", sec_path)
         self.latency, self.taps, self.block = latency, taps, block
         self.mu, self.leak, self.eps = float(mu), float(leak), float(eps)
-        self.normalized = algorithm == "fxnlms"
+        self.normalized = algorithm != "fxlms"
+        self.modified = algorithm == "mfxnlms"
         self.weights = np.zeros(taps)          # the controller's W
         self._fast_cur = np.zeros(taps)        # fast-path weights in use
         self._fast_next = np.zeros(taps)       # weights being faded in
@@ -82,6 +94,7 @@ class ReferenceLoop:
         self._u_delay = np.zeros(latency + 1)  # u[n], u[n-1], …, u[n-D]
         self._p_state = np.zeros(len(self.primary) - 1)
         self._r_state = np.zeros(len(self.sec_path) - 1)
+        self._u_hist = np.zeros(len(self.sec_path))  # produced anti-noise, newest first
         self._block_e: list[float] = []
         self._block_r: list[float] = []
 
@@ -102,6 +115,8 @@ class ReferenceLoop:
         for e_n, r_n in zip(self._block_e, self._block_r, strict=True):
             self._r_hist[1:] = self._r_hist[:-1]
             self._r_hist[0] = r_n
+            if self.modified:  # e_n holds d̂[n]: the error the current W would give
+                e_n = e_n + float(w @ self._r_hist)
             step = self.mu * e_n
             if self.normalized:
                 step /= self.eps + float(self._r_hist @ self._r_hist)
@@ -136,11 +151,16 @@ class ReferenceLoop:
             self._x_hist[0] = x[n]
             self._u_delay[1:] = self._u_delay[:-1]
             self._u_delay[0] = self._fast_path()
+            self._u_hist[1:] = self._u_hist[:-1]
+            self._u_hist[0] = self._u_delay[0]
             y[n] = self._u_delay[-1]
             self._y_hist[1:] = self._y_hist[:-1]
             self._y_hist[0] = y[n]
             e[n] = d[n] + float(self.secondary @ self._y_hist)
-            self._block_e.append(e[n])
+            if self.modified:
+                self._block_e.append(e[n] - float(self.sec_path @ self._u_hist))
+            else:
+                self._block_e.append(e[n])
             self._block_r.append(r[n])
             if len(self._block_e) == self.block:
                 self._adapt_block()

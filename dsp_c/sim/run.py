@@ -7,22 +7,27 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import signal
 
+from .blockloop import BlockLoop
 from .metrics import (
     BANDS_HZ,
     attenuation_db,
     attenuation_over_time,
     band_attenuation_db,
     convergence_time,
+    mode_analysis,
+    normal_equations,
     steady_slice,
     wiener_bound,
 )
 from .plant import FS, HeadsetPlant, end_to_end_secondary, estimate_secondary, make_plant
-from .blockloop import BlockLoop
+from .reference import ALGORITHMS as LOOP_ALGORITHMS
 from .reference import ReferenceLoop
 from .scenes import scene as make_scene
 
 ENGINES = ("c", "numpy", "reference")
+C_ALGORITHMS = ("fxlms", "fxnlms", "hybrid")
 INCOHERENT_SEED_OFFSET = 1_000_003
+BOUND_MARGIN_DB = 1.5  # issue 2: at most this far short of the Wiener bound at steady state
 
 
 @dataclass
@@ -51,6 +56,10 @@ class SceneResult:
     e: np.ndarray = field(repr=False)     # ear with ANC
     y: np.ndarray = field(repr=False)     # anti-noise at the driver
     resets: int = 0                       # divergence-guard resets (C engine)
+    mode_limit_db: float = float("nan")   # mean NLMS trajectory from W = 0 over the same
+                                          # segment (metrics.ModeAnalysis); FxNLMS only
+    seconds_to_bound: float = float("nan")  # simulated time that trajectory needs to get
+                                            # within BOUND_MARGIN_DB of the bound (inf: never)
 
     @property
     def gap_db(self) -> float:
@@ -111,13 +120,18 @@ def run_scene(
     `ear_noise_db` adds noise at the ear that the reference microphone does not observe
     (the same scene with another seed through P, scaled to that level relative to d); it
     limits the coherence between reference and ear, as in a real headset.
-    Engines: "c" the compiled core, "numpy" the vectorized NumPy loop, "reference" the
-    per-sample oracle (the last two FxLMS/FxNLMS only).
+    Engines: "c" the compiled core (fxlms, fxnlms, hybrid), "numpy" the vectorized NumPy
+    loop, "reference" the per-sample oracle (the last two: fxlms, fxnlms and modified
+    FxNLMS "mfxnlms", see `reference`).
     """
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
-    if engine != "c" and algorithm not in ("fxlms", "fxnlms"):
-        raise ValueError(f"engine {engine!r} runs fxlms or fxnlms, not {algorithm!r}")
+    if engine != "c" and algorithm not in LOOP_ALGORITHMS:
+        raise ValueError(f"engine {engine!r} runs fxlms or fxnlms, or modified FxNLMS "
+                         f"'mfxnlms', not {algorithm!r}")
+    if engine == "c" and algorithm in LOOP_ALGORITHMS and algorithm not in C_ALGORITHMS:
+        raise ValueError(f"algorithm {algorithm!r} runs on the 'numpy' or 'reference' engine, "
+                         f"the C core has {', '.join(C_ALGORITHMS)}")
     if ear_noise_db is not None and not np.isfinite(ear_noise_db):
         raise ValueError(f"ear_noise_db must be finite or None, got {ear_noise_db}")
     plant = plant or make_plant(seed)
@@ -144,7 +158,14 @@ def run_scene(
         d, e, y = loop.run(x, noise)
     d, e, y = (np.asarray(v, dtype=np.float32) for v in (d, e, y))
     seg = steady_slice(len(x))
-    bound = wiener_bound(x, d, end_to_end_secondary(plant.secondary, latency), taps, seg)
+    e2e = end_to_end_secondary(plant.secondary, latency)
+    normal = normal_equations(x, d, e2e, taps, seg)
+    bound = wiener_bound(x, d, e2e, taps, seg, normal)
+    mode_limit = to_bound = float("nan")
+    if algorithm in ("fxnlms", "mfxnlms"):
+        modes = mode_analysis(x, d, e2e, taps, seg, normal)
+        mode_limit = modes.predicted_db(mu)
+        to_bound = modes.samples_to_within(mu, BOUND_MARGIN_DB) / plant.fs
     d_ss, e_ss = d[seg], e[seg]
     final = attenuation_db(d_ss, e_ss)
     times, att_t = attenuation_over_time(d, e, plant.fs)
@@ -160,7 +181,8 @@ def run_scene(
                        for k, (lo, hi) in BANDS_HZ.items()},
         convergence_s=convergence_time(times, att_t, final),
         times=times, att_over_time=att_t, d=d, e=e, y=y, resets=resets,
+        mode_limit_db=mode_limit, seconds_to_bound=to_bound,
     )
 
 
-__all__ = ["FS", "SceneResult", "run_scene"]
+__all__ = ["BOUND_MARGIN_DB", "FS", "SceneResult", "run_scene"]

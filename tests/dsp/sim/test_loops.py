@@ -71,7 +71,7 @@ def test_bad_loop_arguments_are_named() -> None:
                             ({"taps": 0}, "taps")):
         for cls in (ReferenceLoop, BlockLoop):
             with pytest.raises(ValueError, match=message):
-                cls(plant.primary, plant.secondary, 1, s_hat, **kwargs)  # type: ignore[arg-type]
+                cls(plant.primary, plant.secondary, 1, s_hat, **kwargs)
     loop = ReferenceLoop(plant.primary, plant.secondary, 1, s_hat)
     with pytest.raises(ValueError, match="x contains NaN"):
         loop.run(np.array([0.0, np.nan]))
@@ -81,3 +81,32 @@ def test_bad_loop_arguments_are_named() -> None:
         run_scene("white", 1, seconds=0.1, engine="gpu")
     with pytest.raises(ValueError, match="runs fxlms or fxnlms"):
         run_scene("white", 1, seconds=0.1, engine="numpy", algorithm="hybrid")
+
+
+@pytest.mark.parametrize("phase_error_deg", [0.0, 40.0])
+def test_modified_fxnlms_block_loop_matches_the_reference(phase_error_deg: float) -> None:
+    plant = make_plant(seed=3)
+    x = scene("engine", 0.2, seed=4)
+    v = 0.001 * np.random.default_rng(5).standard_normal(len(x))
+    s_hat = estimate_secondary(plant.secondary, 5, phase_error_deg=phase_error_deg)
+    kwargs = {"mu": 0.5, "block": 7, "leak": 1e-4, "algorithm": "mfxnlms"}
+    ref = ReferenceLoop(plant.primary, plant.secondary, 5, s_hat, **kwargs)  # type: ignore[arg-type]
+    fast = BlockLoop(plant.primary, plant.secondary, 5, s_hat, **kwargs)  # type: ignore[arg-type]
+    d1, e1, _ = ref.run(x, v)
+    outs = [fast.run(x[c], v[c]) for c in np.array_split(np.arange(len(x)), 9)]
+    assert rel_err(np.concatenate([o[1] for o in outs]), e1) < 1e-10
+    np.testing.assert_allclose(fast.weights, ref.weights, rtol=1e-9, atol=1e-12)
+    assert np.mean(e1[-2000:] ** 2) < 0.1 * np.mean(d1[-2000:] ** 2)  # it really adapted
+
+
+def test_modified_fxnlms_adapts_without_the_latency_in_its_loop() -> None:
+    """With Ŝ exact, modified FxNLMS is NLMS on (r, −d): μ = 0.1 is stable at 32 samples of
+    latency, where plain FxNLMS with the same step diverges."""
+    kwargs = {"seconds": 1.5, "mu": 0.1, "block": 8, "ear_noise_db": -40.0, "engine": "numpy"}
+    with np.errstate(all="ignore"):
+        modified = run_scene("engine", 32, algorithm="mfxnlms", **kwargs)  # type: ignore[arg-type]
+        plain = run_scene("engine", 32, algorithm="fxnlms", **kwargs)  # type: ignore[arg-type]
+    assert modified.stable and modified.attenuation_db > 5.0
+    assert not (np.all(np.isfinite(plain.e)) and plain.attenuation_db > 0.0)
+    with pytest.raises(ValueError, match="runs on the 'numpy' or 'reference' engine"):
+        run_scene("band", 1, seconds=0.1, algorithm="mfxnlms")

@@ -84,3 +84,27 @@ def test_bound_arguments_are_checked() -> None:
         wiener_bound(x, x, np.ones(2), 64, slice(50, 100))
     with pytest.raises(ValueError, match="taps must be positive"):
         wiener_bound(x, x, np.ones(2), 0, slice(0, 100))
+
+
+@pytest.mark.parametrize("name", ["white", "pink", "band"])
+def test_slow_mode_model_predicts_an_nlms_learning_curve(name: str) -> None:
+    """ModeAnalysis's mean trajectory matches NLMS (the C core, L = 256) identifying the
+    headset's primary path from zero, on the way to the bound and once there."""
+    from dsp_c import Nlms
+    from dsp_c.sim import make_plant, mode_analysis, scene
+
+    mu = 0.05
+    x = scene(name, 4.0, seed=7).astype(np.float64)
+    p = make_plant(0).primary.astype(np.float64)
+    d = -signal.lfilter(p, 1, x) + 1e-4 * np.random.default_rng(9).standard_normal(len(x))
+    _, e = Nlms(taps=256, mu=mu, eps=1e-9).process(x.astype(np.float32),
+                                                    (-d).astype(np.float32))
+    for seg in (slice(FS, 2 * FS), slice(3 * FS, 4 * FS)):
+        modes = mode_analysis(x, d, np.ones(1), 256, seg)
+        assert modes.predicted_db(mu) == pytest.approx(attenuation_db(d[seg], e[seg]), abs=1.5)
+        bound = wiener_bound(x, d, np.ones(1), 256, seg).attenuation_db
+        assert -10 * np.log10(modes.floor) == pytest.approx(bound, abs=0.1)
+    assert modes.residual(mu, 0.0) == pytest.approx(1.0, abs=1e-6)  # W = 0 removes nothing
+    assert modes.samples_to_within(mu, 1.5) < 3 * FS  # it got there within the run
+    with pytest.raises(ValueError, match="mu must be a positive number"):
+        modes.predicted_db(0.0)

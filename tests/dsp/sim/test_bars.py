@@ -1,0 +1,118 @@
+"""Attenuation bars of issue 2, measured with the closed-loop simulator (C core).
+
+FxNLMS, L = 256, 48 kHz, Ŝ = delay(D) ∗ S measured end to end, with the settings of the
+`make demo` sweep (dsp_c.demo): μ 0.01, adaptation block 8, 24 s per run, incoherent
+noise at the ear 40 dB down.
+
+What holds and is asserted here: engine hum ≥ 30 dB up to 8 samples of latency; band-limited
+noise ≥ 20 dB at 1 sample; within 1.5 dB of the Wiener bound in a representative set of
+cells; stability for 60 s with a 60° phase error in Ŝ. `make demo` checks the whole sweep
+and prints PASS/MISS per cell.
+
+What does not hold: engine hum at 16 and 32 samples, and the 1.5 dB gap in the cells where
+the bound relies on eigenmodes of the filtered reference 40–80 dB below the strongest. There
+the shortfall is FxNLMS's convergence time: the slow-mode model (metrics.ModeAnalysis)
+predicts the controller's figure, and says how long it would need to get near the bound.
+`test_misses_are_the_convergence_time_of_slow_modes` pins that explanation down.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+import numpy as np
+import pytest
+
+from dsp_c.demo import BLOCK, EAR_NOISE_DB, GAP_BAR_DB, MU, SECONDS, TAPS
+from dsp_c.sim import SceneResult, run_scene
+
+
+@cache
+def sweep_cell(scene: str, latency: int) -> SceneResult:
+    """One cell of the demo sweep (shared between tests)."""
+    return run_scene(scene, latency, taps=TAPS, seconds=SECONDS, mu=MU, block=BLOCK,
+                     ear_noise_db=EAR_NOISE_DB)
+
+
+def _ok(r: SceneResult) -> None:
+    assert r.stable, f"{r.scene} at D={r.latency}: guard resets {r.resets} or non-finite output"
+
+
+@pytest.mark.parametrize("latency", [1, 2, 4, 8])
+def test_engine_hum_at_least_30_db(latency: int) -> None:
+    r = sweep_cell("engine", latency)
+    _ok(r)
+    assert r.attenuation_db >= 30.0, f"engine at D={latency}: {r.attenuation_db:.1f} dB"
+
+
+def test_band_limited_noise_at_least_20_db_at_latency_1() -> None:
+    r = sweep_cell("band", 1)
+    _ok(r)
+    assert r.attenuation_db >= 20.0, f"band at D=1: {r.attenuation_db:.1f} dB"
+    # both issue bands really are attenuated, not just the loudest one
+    assert min(r.band_attenuation_db.values()) >= 20.0, r.band_attenuation_db
+
+
+# Cells where FxNLMS at μ 0.01 gets near the bound within the run (tonal, broadband,
+# speech-like, colored; the acoustic lead and beyond it).
+NEAR_BOUND = [("engine", 1), ("engine", 4), ("aircraft", 2), ("traffic", 1), ("babble", 1),
+              ("fan", 1), ("white", 4), ("pink", 8), ("band", 1)]
+
+
+@pytest.mark.parametrize(("scene", "latency"), NEAR_BOUND)
+def test_within_1_5_db_of_the_wiener_bound(scene: str, latency: int) -> None:
+    r = sweep_cell(scene, latency)
+    _ok(r)
+    assert r.bound_db > 10.0  # a bound worth approaching
+    assert r.gap_db <= GAP_BAR_DB, (
+        f"{scene} at D={latency}: {r.attenuation_db:.1f} dB, bound {r.bound_db:.1f} dB")
+
+
+# Cells the 1.5 dB bar (or the engine 30 dB bar) misses, spread over scenes and latencies.
+MISSES = [("engine", 16), ("engine", 32), ("aircraft", 8), ("babble", 8), ("fan", 4),
+          ("band", 8)]
+
+
+@pytest.mark.parametrize(("scene", "latency"), MISSES)
+def test_misses_are_the_convergence_time_of_slow_modes(scene: str, latency: int) -> None:
+    """The controller sits where the slow-mode model puts FxNLMS after this run, and the model
+    needs far more stationary noise than the run to come within 1.5 dB of the bound."""
+    r = sweep_cell(scene, latency)
+    _ok(r)
+    assert r.gap_db > GAP_BAR_DB  # a miss indeed: if this fails, move the cell to NEAR_BOUND
+    # the model's accuracy on these scenes (metrics.ModeAnalysis): ~1.5 dB, tonal ~3 dB
+    assert abs(r.attenuation_db - r.mode_limit_db) <= 3.0, (
+        f"{scene} at D={latency}: controller {r.attenuation_db:.1f} dB, "
+        f"model {r.mode_limit_db:.1f} dB: the loop loses more than convergence time explains")
+    assert r.seconds_to_bound > 10 * SECONDS, r.seconds_to_bound
+
+
+@pytest.mark.parametrize(("scene", "latency"), [("engine", 1), ("engine", 32), ("band", 1),
+                                                ("band", 32)])
+def test_60_degree_phase_error_stays_stable_for_60_s(scene: str, latency: int) -> None:
+    r = run_scene(scene, latency, taps=TAPS, seconds=60.0, mu=MU, block=BLOCK,
+                  ear_noise_db=EAR_NOISE_DB, phase_error_deg=60.0)
+    assert stability_problems(r) == []
+
+
+def test_the_stability_check_catches_a_diverging_controller() -> None:
+    r = run_scene("band", 1, taps=TAPS, seconds=20.0, mu=MU, block=BLOCK,
+                  ear_noise_db=EAR_NOISE_DB, phase_error_deg=180.0)  # Ŝ with the wrong sign
+    assert stability_problems(r) != []
+
+
+def stability_problems(r: SceneResult) -> list[str]:
+    """Why a run is not stable: guard resets, non-finite output, growing or loud error."""
+    problems = []
+    if r.resets:
+        problems.append(f"{r.resets} divergence-guard resets")
+    if not np.all(np.isfinite(r.e)):
+        problems.append("non-finite ear signal")
+    frames = r.att_over_time
+    per_10_s = len(frames) * 10 // int(round(r.seconds))
+    late, earlier = np.mean(frames[-per_10_s:]), np.mean(frames[-2 * per_10_s : -per_10_s])
+    if late < earlier - 1.0:
+        problems.append(f"attenuation falling: {earlier:.1f} dB, then {late:.1f} dB")
+    if np.min(frames[per_10_s // 2 :]) < -6.0:
+        problems.append(f"ear up to {-np.min(frames):.1f} dB louder than without ANC")
+    return problems
