@@ -6,6 +6,8 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 BIN := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(PATH)
+# Small linear-algebra calls are far slower when BLAS threads compete for 2 cores.
+export OPENBLAS_NUM_THREADS := 1
 
 # Debian/Ubuntu packages the platform needs at build and test time.
 SYSTEM_PACKAGES := gcc make mosquitto mosquitto-dev libssl-dev python3-venv python3-dev
