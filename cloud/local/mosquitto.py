@@ -32,14 +32,26 @@ DEVICE_ACL_PATTERNS = ("$aws/things/%u/shadow/#", "anc/v1/%u/#")
 SERVICE_ACL_TOPICS = ("$aws/#", "anc/#")
 
 
+def _search_path() -> list[str]:
+    """PATH, plus the `sbin` beside each `bin` on it: Debian installs the broker as
+    /usr/sbin/mosquitto, which is not on an ordinary user's PATH."""
+    entries = [p for p in os.environ.get("PATH", "").split(os.pathsep) if p]
+    siblings = [str(Path(p).with_name("sbin")) for p in entries if Path(p).name == "bin"]
+    return list(dict.fromkeys(entries + siblings))
+
+
 def mosquitto_binary() -> str:
-    """The broker executable: $ANC_MOSQUITTO if set, else `mosquitto` on PATH or in /usr/sbin."""
+    """The broker executable: $ANC_MOSQUITTO if set, else `mosquitto` found by _search_path()."""
     override = os.environ.get("ANC_MOSQUITTO")
-    candidates = [override] if override else [shutil.which("mosquitto"), "/usr/sbin/mosquitto"]
-    for candidate in candidates:
-        if candidate and os.access(candidate, os.X_OK):
-            return candidate
-    raise StackError(f"Mosquitto is not installed (no `mosquitto` on PATH). {INSTALL_HINT}")
+    if override:
+        if os.access(override, os.X_OK):
+            return override
+        raise StackError(f"ANC_MOSQUITTO={override} is not an executable. {INSTALL_HINT}")
+    found = shutil.which("mosquitto", path=os.pathsep.join(_search_path()))
+    if found:
+        return found
+    raise StackError("Mosquitto is not installed (no `mosquitto` on PATH or in the sbin "
+                     f"directories beside it). {INSTALL_HINT}")
 
 
 def plugin_path(directory: Path) -> Path:
@@ -96,6 +108,9 @@ def write_config(directory: Path, port: int, ca_path: Path, server: KeyPair) -> 
         "log_type notice",
         "connection_messages true",
         "max_queued_messages 100000",
+        # Small MQTT packets go out at once; with Nagle, a response queued behind an ACK
+        # waits for the peer's delayed ACK (~40 ms per hop).
+        "set_tcp_nodelay true",
         f"plugin {plugin_path(directory)}",
         f"plugin_opt_service_identity {SERVICE_IDENTITY}",
         f"acl_file {acl}",

@@ -150,12 +150,18 @@ def _payload_for_record(payload: bytes) -> dict[str, str]:
         return {"payload_base64": base64.b64encode(payload).decode("ascii")}
 
 
+# Invocations in flight at once. Lambda runs invocations in parallel environments; here they
+# share one process, and most of an invocation's time is spent waiting on moto, so many
+# threads let concurrent invocations share DynamoDB round trips (cloud/shared/dynamo.py).
+DEFAULT_WORKERS = 64
+
+
 class RuleRunner:
     """Subscribe, evaluate, invoke with retries, dead-letter. start()/stop() from one thread."""
 
     def __init__(self, deployment: dict[str, Any], settings: ServiceMqtt, *,
                  dead_letter_path: Path, retry: RetryPolicy | None = None,
-                 workers: int = 8, max_pending: int = 20000,
+                 workers: int = DEFAULT_WORKERS, max_pending: int = 20000,
                  sleep: Callable[[float], None] = time.sleep) -> None:
         functions = load_functions(deployment)
         self.rules = build_rules(deployment.get("topic_rules", {}), functions)
