@@ -1,4 +1,5 @@
-"""CFFI (API mode) build of the C DSP core: every public header is the cdef, every source is compiled.
+"""CFFI (API mode) build of the C DSP core: every public header is the cdef, every source
+is compiled.
 
 Run by setuptools through `cffi_modules` (see setup.py), or directly: `python dsp_c/_build.py`.
 Public headers are written so that `cdef` can read them once preprocessor lines are dropped.

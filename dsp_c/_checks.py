@@ -6,7 +6,9 @@ zero-copy cast to a C pointer. C status codes become exceptions only here.
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -113,3 +115,16 @@ def new_state(length: int) -> tuple[FloatArray, Any]:
     """A zeroed float32 state buffer and its pointer."""
     buf = np.zeros(length, dtype=np.float32)
     return buf, float_ptr(buf)
+
+
+def bound_call(owner: object, func: Any, *args: Any, buffers: tuple[FloatArray, ...]
+               ) -> Callable[[], None]:
+    """`func(*args)` as a zero-argument callable for real-time loops.
+
+    A functools.partial over the CFFI function: calling it runs no Python frame of its own,
+    only the C call. It keeps `owner` (whose state buffer the C instance points into) and
+    the bound arrays alive for as long as it exists.
+    """
+    call = functools.partial(func, *args)
+    call.__dict__.update(owner=owner, buffers=buffers)
+    return call

@@ -16,6 +16,7 @@ import numpy as np
 from dsp_c._anc_cffi import ffi, lib
 from dsp_c._checks import (
     FloatArray,
+    bound_call,
     check_status,
     float_ptr,
     new_state,
@@ -59,15 +60,8 @@ class _AdaptiveFir:
         signal_in("d", d, x.size)
         signal_out("y", y, x.size)
         signal_out("e", e, x.size)
-        run, inst, n = self._run, self._inst, x.size
-        px, pd, py, pe = float_ptr(x), float_ptr(d), float_ptr(y), float_ptr(e)
-        keep_alive = (x, d, y, e)
-
-        def rt() -> None:
-            run(inst, px, pd, py, pe, n)
-
-        rt.buffers = keep_alive  # type: ignore[attr-defined]
-        return rt
+        return bound_call(self, self._run, self._inst, float_ptr(x), float_ptr(d), float_ptr(y),
+                          float_ptr(e), x.size, buffers=(x, d, y, e))
 
     @property
     def resets(self) -> int:

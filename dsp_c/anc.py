@@ -15,6 +15,7 @@ from dsp_c._anc_cffi import ffi, lib
 from dsp_c._checks import (
     DspValueError,
     FloatArray,
+    bound_call,
     check_status,
     coefficients,
     float_ptr,
@@ -99,14 +100,8 @@ class FxLms:
         signal_in("ref", ref)
         signal_in("err", err, ref.size)
         signal_out("y", y, ref.size)
-        run, inst, n = lib.anc_fxlms_f32, self._inst, ref.size
-        pr, pe, py = float_ptr(ref), float_ptr(err), float_ptr(y)
-
-        def rt() -> None:
-            run(inst, pr, pe, py, n)
-
-        rt.buffers = (ref, err, y)  # type: ignore[attr-defined]
-        return rt
+        return bound_call(self, lib.anc_fxlms_f32, self._inst, float_ptr(ref), float_ptr(err),
+                          float_ptr(y), ref.size, buffers=(ref, err, y))
 
     def adapt(self, ref: FloatArray, err: FloatArray, emitted: FloatArray | None = None) -> None:
         """Adapt on a block already played (the anti-noise actually emitted, if known)."""

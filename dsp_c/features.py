@@ -107,7 +107,8 @@ class FeatureExtractor:
             for fc in self.band_centres_hz
         ]
         features = [{"index": i, "name": b["name"], "unit": "dB re full-scale mean square",
-                     "description": f"power in the 1/3-octave band centred at {b['nominal_hz']:g} Hz"}
+                     "description":
+                         f"power in the 1/3-octave band centred at {b['nominal_hz']:g} Hz"}
                     for i, b in enumerate(bands)]
         features += [{"index": len(bands) + i, "name": n, "unit": u, "description": text}
                      for i, (n, u, text) in enumerate(DESCRIPTORS)]

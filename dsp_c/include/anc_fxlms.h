@@ -16,7 +16,8 @@
  *   FxLMS:  W <- (1 - leak) W - mu e[n] r_n
  *   FxNLMS: W <- (1 - leak) W - mu e[n] r_n / (eps + ||r_n||^2)
  * with r_n = [r[n], ..., r[n-L+1]]. The weight update is fused with the output dot
- * product in one pass over W (2L + M multiply-adds per sample) and runs 3 samples late,
+ * product (2L + M multiply-adds per sample, two samples per pass over W outside the
+ * hybrid's RLS phase) and runs 3 samples late,
  * corrected exactly by running cross terms r_{n-j}^T x_n (as in anc_lms.c). The four
  * newest updates are kept pending between calls; anc_fxlms_weights_f32 returns W with
  * them applied.
@@ -35,7 +36,7 @@
  * `resets`, and output y = 0 for that sample (for the whole call when the norm tripped).
  *
  * State: anc_fxlms_state_len_f32(L, M, hybrid_taps) floats; hybrid_taps = 0 when the
- * algorithm is not ANC_FX_HYBRID.
+ * algorithm is not ANC_FX_HYBRID. W starts at the first 64-byte boundary of the buffer.
  */
 #ifndef ANC_FXLMS_H
 #define ANC_FXLMS_H
@@ -67,13 +68,13 @@ typedef struct {
 typedef struct {
     uint32_t num_taps;         /* L */
     uint32_t sec_taps;         /* M */
-    uint32_t hist_len;         /* ring period of the reference history: max(L, M) + 12 */
+    uint32_t hist_len;         /* ring period of the reference history: max(L, M) + 36 */
     anc_fxlms_config_f32 cfg;
     float keep;                /* 1 - leak */
     float *weights;            /* [L] W */
     float *sec_path;           /* [M] copy of S_hat */
     float *x_hist;             /* [2 hist_len] reference ring, newest first from x_pos */
-    float *r_hist;             /* [2(L+4)] filtered-reference ring, newest first from r_pos */
+    float *r_hist;             /* [2(L+24)] filtered-reference ring, newest first from r_pos */
     float *u_hist;             /* [2M] emitted anti-noise ring (hybrid), newest first */
     float *p;                  /* [hybrid_taps^2] RLS inverse correlation (hybrid) */
     float *pi;                 /* [hybrid_taps] scratch (hybrid) */

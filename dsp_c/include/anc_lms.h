@@ -8,10 +8,10 @@
  *   LMS:  w_{n+1} = (1 - leak) w_n + mu e[n] x_n
  *   NLMS: w_{n+1} = (1 - leak) w_n + mu e[n] x_n / (eps + ||x_n||^2)
  *
- * Implementation: the weight update is fused with the output dot product in one pass over
- * w (2L multiply-adds per sample) and runs 3 samples late, corrected exactly by running
- * cross terms (see anc_lms.c). The four newest updates are kept pending between calls;
- * anc_lms_weights_f32 returns the weights with them applied.
+ * Implementation: the weight update is fused with the output dot product (2L
+ * multiply-adds per sample, two samples per pass over w) and runs 3 samples late,
+ * corrected exactly by running cross terms (see anc_lms.c). The four newest updates are
+ * kept pending between calls; anc_lms_weights_f32 returns the weights with them applied.
  *
  * Divergence guard: a non-finite output or error (NaN/Inf in x, d or the state), an
  * output |y[n]| > max_weight_norm ||x_n|| (impossible for weights within the bound), or
@@ -19,7 +19,8 @@
  * increments `resets`, and writes y = 0 for that sample (for the whole call when the norm
  * bound tripped). e is then d (0 where d is not finite).
  *
- * State: anc_lms_state_len_f32(L) floats = L weights + 2(L+12) history.
+ * State: anc_lms_state_len_f32(L) floats = L weights + 2(L+36) history + 15 (the weights
+ * start at the first 64-byte boundary of the buffer).
  */
 #ifndef ANC_LMS_H
 #define ANC_LMS_H
@@ -38,7 +39,7 @@ typedef struct {
     float keep;               /* 1 - leak */
     float max_weight_norm;    /* divergence bound on ||w||_2 */
     float *weights;           /* [L] */
-    float *history;           /* [2(L+12)] double-written ring, newest first from pos */
+    float *history;           /* [2(L+36)] double-written ring, newest first from pos */
     uint32_t pos;
     double energy;            /* ||x_n||^2 over the last L samples */
     double cross[3];          /* x_{n-j}^T x_n, j = 1..3 */

@@ -16,19 +16,24 @@ static uint32_t max_u32(uint32_t a, uint32_t b)
     return a > b ? a : b;
 }
 
+/* The two-sample pass reads the rings up to 16 + K + 1 samples past the L newest; the
+   periods keep that window contiguous and clear of the samples written ahead. */
+#define ANC_FX_PAD 20u
+
 static uint32_t x_period(uint32_t num_taps, uint32_t sec_taps)
 {
-    return max_u32(num_taps, sec_taps) + ANC_FX_DELAY + 1u + ANC_LOOKAHEAD;
+    return max_u32(num_taps, sec_taps) + ANC_FX_PAD + ANC_LOOKAHEAD;
 }
 
 static uint32_t r_period(uint32_t num_taps)
 {
-    return num_taps + ANC_FX_DELAY + 1u;
+    return num_taps + ANC_FX_DELAY + 1u + ANC_FX_PAD;
 }
 
 uint32_t anc_fxlms_state_len_f32(uint32_t num_taps, uint32_t sec_taps, uint32_t hybrid_taps)
 {
-    return num_taps + sec_taps + 2u * x_period(num_taps, sec_taps) + 2u * r_period(num_taps) +
+    return ANC_ALIGN_SLACK + num_taps + sec_taps + 2u * x_period(num_taps, sec_taps) +
+           2u * r_period(num_taps) +
            2u * sec_taps + hybrid_taps * hybrid_taps + hybrid_taps;
 }
 
@@ -95,7 +100,7 @@ anc_status anc_fxlms_init_f32(anc_fxlms_instance_f32 *s, uint32_t num_taps,
     s->cfg = *cfg;
     s->cfg.hybrid_taps = hybrid_taps;
     s->keep = 1.0f - cfg->leak;
-    s->weights = state;
+    s->weights = anc_align64(state);
     s->sec_path = s->weights + num_taps;
     s->x_hist = s->sec_path + sec_taps;
     s->r_hist = s->x_hist + 2u * s->hist_len;
@@ -151,131 +156,235 @@ static void rls_update(anc_fxlms_instance_f32 *s, float err, const float *rn, fl
     anc_axpy(s->weights, s->pi, -eps_n / keep_k, 1.0f, h);
 }
 
-/* The shared per-sample loop; emitted == NULL means "the anti-noise is what we output".
-   Same structure as anc_lms_f32: the pass over W applies the step of sample n-1-K and
-   computes W^T x_n; the K newer steps enter through c[j] = r_{n-j}^T x_n. */
+/* Loop state of run(), kept in locals so the compiler holds it in registers. */
+typedef struct {
+    uint32_t x_pos;
+    uint32_t r_pos;
+    uint32_t since_refresh;
+    double x_energy;            /* ||x_n||^2, for the output bound of the guard */
+    double c[ANC_FX_DELAY + 1]; /* c[0] = ||r_n||^2, c[j] = r_{n-j}^T x_n */
+    float g[ANC_FX_DELAY + 1];  /* g[j] = g_{n-1-j}: the steps not yet in W */
+} fx_loop;
+
+/* Advance the reference ring to the next sample (its input written ANC_LOOKAHEAD ahead);
+   returns x_n. */
+static inline const float *advance_x(const anc_fxlms_instance_f32 *s, fx_loop *t,
+                                     const float *ref, uint32_t i, uint32_t block_size)
+{
+    const uint32_t xp = s->hist_len;
+    t->x_pos = anc_ring_ahead(t->x_pos, xp, 1u);
+    if (i + ANC_LOOKAHEAD < block_size) {
+        anc_ring_write(s->x_hist, xp, anc_ring_ahead(t->x_pos, xp, ANC_LOOKAHEAD),
+                       ref[i + ANC_LOOKAHEAD]);
+    }
+    return s->x_hist + t->x_pos;
+}
+
+/* Take in sample n: x = x_n, r0 = r[n] = S_hat^T x_n. Pushes r[n], updates the running
+   sums (exactly recomputed every ANC_ENERGY_REFRESH samples); returns r_n. */
+static inline const float *push(const anc_fxlms_instance_f32 *s, fx_loop *t, const float *x,
+                                float r0)
+{
+    enum { K = ANC_FX_DELAY };
+    const uint32_t L = s->num_taps;
+    const uint32_t rp = r_period(L);
+    t->x_energy += (double)x[0] * x[0] - (double)x[L] * x[L];
+    t->r_pos = anc_ring_ahead(t->r_pos, rp, 1u);
+    anc_ring_write(s->r_hist, rp, t->r_pos, r0);
+    const float *rn = s->r_hist + t->r_pos;
+    /* running sums: r[n-L] leaves ||r_n||^2; r[n-j-L] x[n-L] leaves c_j */
+    t->c[0] += (double)r0 * r0 - (double)rn[L] * rn[L];
+    for (unsigned j = 1; j <= K; ++j) {
+        t->c[j] += (double)rn[j] * x[0] - (double)rn[j + L] * x[L];
+    }
+    if (++t->since_refresh >= ANC_ENERGY_REFRESH) {
+        t->x_energy = anc_dot(x, x, L);
+        t->c[0] = anc_dot(rn, rn, L);
+        for (unsigned j = 1; j <= K; ++j) {
+            t->c[j] = anc_dot(rn + j, x, L);
+        }
+        t->since_refresh = 0;
+    }
+    if (t->c[0] < 0.0) {
+        t->c[0] = 0.0;
+    }
+    if (t->x_energy < 0.0) {
+        t->x_energy = 0.0;
+    }
+    return rn;
+}
+
+/* The guard tripped at sample i: reset, output 0, rewrite the references already written
+   ahead (the reset cleared them). */
+static void trip(anc_fxlms_instance_f32 *s, fx_loop *t, const float *ref, float *y,
+                 uint32_t i, uint32_t block_size)
+{
+    guard_trip(s);
+    memset(t, 0, sizeof *t);
+    for (uint32_t m = 1; m <= ANC_LOOKAHEAD && i + m < block_size; ++m) {
+        anc_ring_write(s->x_hist, s->hist_len, anc_ring_ahead(0u, s->hist_len, m), ref[i + m]);
+    }
+    if (y != NULL) {
+        y[i] = 0.0f;
+    }
+}
+
+/* |y| <= ||W|| ||x_n||: a larger output means runaway weights (or NaN/Inf) */
+static inline int healthy(float yn, float en, float r_new, float un, float bound2,
+                          double x_energy)
+{
+    return isfinite(en) && isfinite(r_new) && isfinite(un) &&
+           yn * yn <= bound2 * ((float)x_energy + ANC_SILENCE_ENERGY);
+}
+
+/* The shared loop; emitted == NULL means "the anti-noise is what we output". Same
+   structure as anc_lms_f32: samples go in pairs (n, n+1) through one pass over W, which
+   applies the steps of samples n-1-K and n-K and computes W^T x_n and W^T x_{n+1}; the
+   newer steps enter through c[j] = r_{n-j}^T x_n. Single samples (odd block ends, the
+   hybrid's RLS phase) take one pass each. */
 static void run(anc_fxlms_instance_f32 *s, const float *ref, const float *err, float *y,
                 const float *emitted, uint32_t block_size)
 {
     enum { K = ANC_FX_DELAY };
     const uint32_t L = s->num_taps;
     const uint32_t M = s->sec_taps;
-    const uint32_t xp = s->hist_len;
-    const uint32_t rp = r_period(L);
     const float keep = s->keep;
     float keep_pow[K + 1];
     keep_pow[0] = 1.0f;
     for (unsigned j = 1; j <= K; ++j) {
         keep_pow[j] = keep_pow[j - 1] * keep;
     }
-    float *restrict w = s->weights;
-    float *restrict xh = s->x_hist;
-    float *restrict rh = s->r_hist;
-    const float *restrict shat = s->sec_path;
+    float *w = s->weights;   /* not restrict: a guard trip resets it through s */
     const int hybrid = s->cfg.algorithm == ANC_FX_HYBRID;
     const int normalized = s->cfg.algorithm != ANC_FX_LMS;
-    const float mu = s->cfg.mu;
-    const float eps = s->cfg.eps;
-    uint32_t x_pos = s->x_pos;
-    uint32_t r_pos = s->r_pos;
-    double c[K + 1];
-    float g[K + 1];
-    c[0] = s->r_energy;
-    for (unsigned j = 1; j <= K; ++j) {
-        c[j] = s->cross[j - 1];
-    }
-    memcpy(g, s->pending_gain, sizeof g);
-    uint32_t since_refresh = s->since_refresh;
-    double x_energy = s->x_energy;
+    const double mu = s->cfg.mu;
+    const double eps = s->cfg.eps;
     const float bound2 = s->cfg.max_weight_norm * s->cfg.max_weight_norm;
-    for (uint32_t m = 0; m < ANC_LOOKAHEAD && m < block_size; ++m) {
-        anc_ring_write(xh, xp, anc_ring_ahead(x_pos, xp, m + 1u), ref[m]);
+    fx_loop t;
+    t.x_pos = s->x_pos;
+    t.r_pos = s->r_pos;
+    t.since_refresh = s->since_refresh;
+    t.x_energy = s->x_energy;
+    t.c[0] = s->r_energy;
+    for (unsigned j = 1; j <= K; ++j) {
+        t.c[j] = s->cross[j - 1];
     }
-    for (uint32_t i = 0; i < block_size; ++i) {
-        x_pos = anc_ring_ahead(x_pos, xp, 1u);
-        if (i + ANC_LOOKAHEAD < block_size) {
-            anc_ring_write(xh, xp, anc_ring_ahead(x_pos, xp, ANC_LOOKAHEAD),
-                           ref[i + ANC_LOOKAHEAD]);
-        }
-        const float *xn = xh + x_pos;
-        x_energy += (double)xn[0] * xn[0] - (double)xn[L] * xn[L];
-        const float r_new = anc_dot(shat, xn, M);
-        r_pos = anc_ring_ahead(r_pos, rp, 1u);
-        anc_ring_write(rh, rp, r_pos, r_new);
-        const float *rn = rh + r_pos;
-        /* running sums: r[n-L] leaves ||r_n||^2; r[n-j-L] x[n-L] leaves c_j */
-        c[0] += (double)r_new * r_new - (double)rn[L] * rn[L];
-        for (unsigned j = 1; j <= K; ++j) {
-            c[j] += (double)rn[j] * xn[0] - (double)rn[j + L] * xn[L];
-        }
-        if (++since_refresh >= ANC_ENERGY_REFRESH) {
-            x_energy = anc_dot(xn, xn, L);
-            c[0] = anc_dot(rn, rn, L);
-            for (unsigned j = 1; j <= K; ++j) {
-                c[j] = anc_dot(rn + j, xn, L);
+    memcpy(t.g, s->pending_gain, sizeof t.g);
+    for (uint32_t m = 0; m < ANC_LOOKAHEAD && m < block_size; ++m) {
+        anc_ring_write(s->x_hist, s->hist_len, anc_ring_ahead(t.x_pos, s->hist_len, m + 1u),
+                       ref[m]);
+    }
+    uint32_t i = 0;
+    while (i < block_size) {
+        const float *xn;
+        float r0;
+        if (i + 1u < block_size && (!hybrid || s->samples >= s->cfg.hybrid_samples)) {
+            /* y[n]   = keep^(K-1) a0 + sum_{j=1..K-1} keep^(j-1) g_{n-j} c_j(n)
+               y[n+1] = keep^K a1     + sum_{j=1..K}   keep^(j-1) g_{n+1-j} c_j(n+1) */
+            (void)advance_x(s, &t, ref, i, block_size);
+            const float *x1 = advance_x(s, &t, ref, i + 1u, block_size);
+            /* x_n is x_{n+1} shifted by one (the ring is doubled): one pass over S_hat
+               gives r[n] and r[n+1] */
+            float r1;
+            anc_dot2_lag(s->sec_path, x1, M, &r0, &r1);
+            (void)push(s, &t, x1 + 1, r0);
+            double c0[K + 1];
+            memcpy(c0, t.c, sizeof c0);
+            const double xe0 = t.x_energy;
+            const float *rn1 = push(s, &t, x1, r1);
+            const float step0 = normalized ? (float)(-mu / (eps + c0[0])) : (float)-mu;
+            const float step1 = normalized ? (float)(-mu / (eps + t.c[0])) : (float)-mu;
+            float a0, a1;
+            anc_update2_dot2_fx(w, rn1 + K + 1u, x1, t.g[K], t.g[K - 1], keep, L, &a0, &a1);
+            float p0 = keep_pow[K - 1] * a0;
+            for (unsigned j = 2; j < K; ++j) {
+                p0 += keep_pow[j - 1] * t.g[j - 1] * (float)c0[j];
             }
-            since_refresh = 0;
-        }
-        if (c[0] < 0.0) {
-            c[0] = 0.0;
-        }
-        if (x_energy < 0.0) {
-            x_energy = 0.0;
-        }
-        const float step = normalized ? (float)(-mu / (eps + c[0])) : -mu;
-        const float a = anc_update_dot(w, rn + K + 1u, g[K], keep, xn, L);
-        float partial = keep_pow[K] * a;
-        for (unsigned j = 2; j <= K; ++j) {
-            partial += keep_pow[j - 1] * g[j - 1] * (float)c[j];
-        }
-        const float yn = partial + g[0] * (float)c[1];
-        const float en = err[i];
-        const float un = emitted != NULL ? emitted[i] : yn;
-        /* |y| <= ||W|| ||x_n||: a larger output means runaway weights (or NaN/Inf) */
-        if (!isfinite(en) || !isfinite(r_new) || !isfinite(un) ||
-            !(yn * yn <= bound2 * ((float)x_energy + ANC_SILENCE_ENERGY))) {
-            guard_trip(s);
-            x_pos = 0;
-            r_pos = 0;
-            memset(c, 0, sizeof c);
-            memset(g, 0, sizeof g);
-            since_refresh = 0;
-            x_energy = 0.0;
-            /* the reset cleared the references already written ahead */
-            for (uint32_t m = 1; m <= ANC_LOOKAHEAD && i + m < block_size; ++m) {
-                anc_ring_write(xh, xp, anc_ring_ahead(x_pos, xp, m), ref[i + m]);
+            float p1 = keep_pow[K] * a1;
+            for (unsigned j = 2; j <= K; ++j) {
+                p1 += keep_pow[j - 1] * t.g[j - 2] * (float)t.c[j];
+            }
+            const float y0 = p0 + t.g[0] * (float)c0[1];
+            const float e0 = err[i];
+            const float u0 = emitted != NULL ? emitted[i] : y0;
+            if (!healthy(y0, e0, r0, u0, bound2, xe0)) {
+                trip(s, &t, ref, y, i, block_size);
+                i += 1u;
+                continue;
+            }
+            const float g0 = step0 * e0;
+            const float y1 = p1 + g0 * (float)t.c[1];
+            const float e1 = err[i + 1u];
+            const float u1 = emitted != NULL ? emitted[i + 1u] : y1;
+            if (y != NULL) {
+                y[i] = y0;
+            }
+            if (!healthy(y1, e1, r1, u1, bound2, t.x_energy)) {
+                trip(s, &t, ref, y, i + 1u, block_size);
+                i += 2u;
+                continue;
             }
             if (y != NULL) {
-                y[i] = 0.0f;
+                y[i + 1u] = y1;
             }
+            if (hybrid) {
+                (void)anc_ring_push(s->u_hist, M, &s->u_pos, u0);
+                (void)anc_ring_push(s->u_hist, M, &s->u_pos, u1);
+            }
+            for (unsigned j = K; j > 1; --j) {
+                t.g[j] = t.g[j - 2];
+            }
+            t.g[1] = g0;
+            t.g[0] = step1 * e1;
+            s->samples += 2u;
+            i += 2u;
+            continue;
+        }
+        /* one sample: the pass applies the step of sample n-1-K, a = W_{n-K}^T x_n */
+        xn = advance_x(s, &t, ref, i, block_size);
+        r0 = anc_dot(s->sec_path, xn, M);
+        const float *rn = push(s, &t, xn, r0);
+        const float step = normalized ? (float)(-mu / (eps + t.c[0])) : (float)-mu;
+        const float a = anc_update_dot(w, rn + K + 1u, t.g[K], keep, xn, L);
+        float partial = keep_pow[K] * a;
+        for (unsigned j = 2; j <= K; ++j) {
+            partial += keep_pow[j - 1] * t.g[j - 1] * (float)t.c[j];
+        }
+        const float yn = partial + t.g[0] * (float)t.c[1];
+        const float en = err[i];
+        const float un = emitted != NULL ? emitted[i] : yn;
+        if (!healthy(yn, en, r0, un, bound2, t.x_energy)) {
+            trip(s, &t, ref, y, i, block_size);
+            i += 1u;
             continue;
         }
         if (y != NULL) {
             y[i] = yn;
         }
         for (unsigned j = K; j > 0; --j) {
-            g[j] = g[j - 1];
+            t.g[j] = t.g[j - 1];
         }
-        g[0] = 0.0f;
+        t.g[0] = 0.0f;
         if (hybrid) {
             (void)anc_ring_push(s->u_hist, M, &s->u_pos, un);
         }
         if (hybrid && s->samples < s->cfg.hybrid_samples) {
             rls_update(s, en, rn, keep_pow[K]);
         } else {
-            g[0] = step * en;
+            t.g[0] = step * en;
         }
         s->samples++;
+        i += 1u;
     }
-    s->x_pos = x_pos;
-    s->r_pos = r_pos;
-    s->r_energy = c[0];
-    s->x_energy = x_energy;
+    s->x_pos = t.x_pos;
+    s->r_pos = t.r_pos;
+    s->r_energy = t.c[0];
+    s->x_energy = t.x_energy;
     for (unsigned j = 1; j <= K; ++j) {
-        s->cross[j - 1] = c[j];
+        s->cross[j - 1] = t.c[j];
     }
-    memcpy(s->pending_gain, g, sizeof g);
-    s->since_refresh = since_refresh;
+    memcpy(s->pending_gain, t.g, sizeof t.g);
+    s->since_refresh = t.since_refresh;
     const float norm2 = anc_dot(w, w, L);
     if (!(norm2 <= s->cfg.max_weight_norm * s->cfg.max_weight_norm)) {
         guard_trip(s);

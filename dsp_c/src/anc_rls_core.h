@@ -24,27 +24,16 @@ static inline void anc_rls_identity(float *p, uint32_t n, float diag)
 static inline int anc_rls_step(float *restrict p, float *pi, const float *restrict v,
                                float lam, uint32_t n, float *k)
 {
-    /* P v as a sum of rows (P is symmetric): row-wise axpy vectorizes without reductions */
-    memset(pi, 0, n * sizeof(float));
-    for (uint32_t j = 0; j < n; ++j) {
-        anc_axpy(pi, p + (size_t)j * n, v[j], 1.0f, n);
-    }
+    anc_symv(p, v, n, pi);
     const float denom = lam + anc_dot(v, pi, n);
     if (!(denom > 0.0f) || !isfinite(denom)) {
         return 0;
     }
     const float root = sqrtf(denom);
-    const float inv_lam = 1.0f / lam;
     for (uint32_t i = 0; i < n; ++i) {
         pi[i] /= root;   /* pi now holds u */
     }
-    for (uint32_t i = 0; i < n; ++i) {
-        float *restrict row = p + (size_t)i * n;
-        const float ui = pi[i];
-        for (uint32_t j = 0; j < n; ++j) {
-            row[j] = (row[j] - ui * pi[j]) * inv_lam;
-        }
-    }
+    anc_rank1_scale(p, pi, n, 1.0f / lam);
     for (uint32_t i = 0; i < n; ++i) {
         k[i] = pi[i] / root;
     }

@@ -16,11 +16,12 @@ def test_nan_in_signal_is_guarded_counted_and_recovered() -> None:
     d = fir_out(h, x).astype(np.float32)
     x[10_000] = np.nan
     d[20_000] = np.inf
+    d[25_001] = np.nan  # odd index: the second sample of a two-sample pass
     for f in (Nlms(taps=64, mu=0.5), Rls(taps=64)):
         y, e = f.process(x, d)
-        assert f.resets == 2
+        assert f.resets == 3
         assert np.all(np.isfinite(y)) and np.all(np.isfinite(e))
-        assert y[10_000] == 0.0 and y[20_000] == 0.0
+        assert y[10_000] == 0.0 and y[20_000] == 0.0 and y[25_001] == 0.0
         assert misalignment_db(f.weights, h) < -40.0  # it re-converged after the last reset
 
 

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import gc
 import tracemalloc
+import weakref
+from collections.abc import Callable
 
 import numpy as np
+from dsp_c._anc_cffi import ffi, lib
 
 from dsp_c import FxLms, Nlms
 
@@ -59,3 +63,82 @@ def test_bound_path_equals_process() -> None:
         eb[:] = sig[s]
         rt()
         np.testing.assert_array_equal(yb, ya)
+
+
+def test_bound_callable_keeps_its_filter_alive() -> None:
+    """rt() works on the filter's C state, so dropping the filter must not free it."""
+    buffers = [np.zeros(BLOCK, np.float32) for _ in range(4)]
+    nlms = Nlms(taps=64)
+    fxlms = FxLms(taps=64, sec_path=[0.0, 1.0])
+    refs = [weakref.ref(nlms), weakref.ref(fxlms)]
+    rts = [nlms.bind(*buffers), fxlms.bind(*buffers[:3])]
+    del nlms, fxlms
+    gc.collect()
+    assert all(r() is not None for r in refs)
+    for call in rts:
+        call()
+    del rts, call
+    gc.collect()
+    assert all(r() is None for r in refs)
+
+
+def test_c_block_loop_equals_per_block_calls() -> None:
+    """anc_lms_blocks_f32 / anc_fxlms_blocks_f32 are exactly the caller's block loop."""
+    rng = np.random.default_rng(72)
+    n, block = 1000, 32  # the last block is short
+    x = rng.standard_normal(n).astype(np.float32)
+    d = rng.standard_normal(n).astype(np.float32)
+    a, b = Nlms(taps=48, mu=0.3), Nlms(taps=48, mu=0.3)
+    y, e = np.empty_like(x), np.empty_like(x)
+    status = lib.anc_lms_blocks_f32(a._inst, ffi.from_buffer("float[]", x),
+                                    ffi.from_buffer("float[]", d), ffi.from_buffer("float[]", y),
+                                    ffi.from_buffer("float[]", e), n, block)
+    assert status == 0
+    parts = [b.process(x[k:k + block], d[k:k + block]) for k in range(0, n, block)]
+    np.testing.assert_array_equal(y, np.concatenate([p[0] for p in parts]))
+    np.testing.assert_array_equal(e, np.concatenate([p[1] for p in parts]))
+
+    c, c2 = FxLms(taps=32, sec_path=[0.0, 0.5, 0.2]), FxLms(taps=32, sec_path=[0.0, 0.5, 0.2])
+    yc = np.empty_like(x)
+    assert lib.anc_fxlms_blocks_f32(c._inst, ffi.from_buffer("float[]", x),
+                                    ffi.from_buffer("float[]", d),
+                                    ffi.from_buffer("float[]", yc), n, block) == 0
+    expected = np.concatenate([c2.process(x[k:k + block], d[k:k + block])
+                               for k in range(0, n, block)])
+    np.testing.assert_array_equal(yc, expected)
+    assert lib.anc_lms_blocks_f32(a._inst, ffi.NULL, ffi.NULL, ffi.NULL, ffi.NULL, 0, 0) \
+        == lib.ANC_ERR_TAPS
+
+
+def _traced(call: Callable[[], None], blocks: int) -> tuple[int, int]:
+    """(bytes still allocated, peak bytes) traced over `blocks` calls, relative to start."""
+    calls = [call] * blocks
+    tracemalloc.start()
+    try:
+        base, _ = tracemalloc.get_traced_memory()
+        for c in calls:
+            c()
+        current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return current - base, peak - base
+
+
+def test_rt_call_allocates_nothing_even_transiently() -> None:
+    """An allocation inside rt(), even one freed at once, would raise the traced peak above
+    that of the same loop over a call that allocates nothing (int() returns a cached 0)."""
+    buffers = [np.random.default_rng(73).standard_normal(BLOCK).astype(np.float32)
+               for _ in range(4)]
+    _, loop_peak = _traced(int, BLOCKS)
+    for rt in (Nlms(taps=256).bind(*buffers),
+               FxLms(taps=256, sec_path=np.full(64, 1 / 64, np.float32), mu=1e-4
+                     ).bind(*buffers[:3])):
+        for _ in range(100):
+            rt()
+        net, peak = _traced(rt, BLOCKS)
+        assert net == 0
+        assert peak == loop_peak, (peak, loop_peak)
+    # the measurement does see a call that allocates and frees an array per block
+    nlms = Nlms(taps=8)
+    _, peak = _traced(lambda: nlms.process(buffers[0], buffers[1]), 100)
+    assert peak > loop_peak + 2 * BLOCK * 4

@@ -26,7 +26,7 @@ def test_rls_stays_stable_for_ten_minutes() -> None:
     """Misalignment after 10 minutes is no worse than after the first second.
 
     The textbook float32 RLS (e.g. pyroomacoustics) drifts indefinite within a second at
-    this setting; see bench/README.md.
+    this setting; bench/dsp_bench.py prints both side by side.
     """
     rng = np.random.default_rng(31)
     taps = 64
