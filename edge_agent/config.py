@@ -55,6 +55,8 @@ class MqttConfig:
     cert_path: Path
     key_path: Path
     keepalive_s: int = 30
+    reconnect_min_s: float = 0.5
+    reconnect_max_s: float = 30.0
 
 
 @dataclass(frozen=True)
@@ -235,14 +237,20 @@ def _device(s: _Section) -> str:
 
 
 def _mqtt(s: _Section) -> MqttConfig:
-    return MqttConfig(
+    mqtt = MqttConfig(
         host=s.string("host"),
         port=s.integer("port", 1, 65535, 8883),
         ca_path=s.path("ca", readable=True),
         cert_path=s.path("cert", readable=True),
         key_path=s.path("key", readable=True),
         keepalive_s=s.integer("keepalive_s", 5, 1200, 30),
+        reconnect_min_s=s.number("reconnect_min_s", 0.05, 60.0, 0.5),
+        reconnect_max_s=s.number("reconnect_max_s", 0.05, 3600.0, 30.0),
     )
+    if mqtt.reconnect_max_s < mqtt.reconnect_min_s:
+        s.fail("reconnect_max_s", f"must not be below reconnect_min_s "
+                                  f"({mqtt.reconnect_min_s}), got {mqtt.reconnect_max_s}")
+    return mqtt
 
 
 def _audio(s: _Section) -> AudioConfig:

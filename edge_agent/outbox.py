@@ -2,9 +2,10 @@
 
 Every message is written to SQLite *before* it is published and removed only when the
 broker has acknowledged it (PUBACK), so a crash, a kill or a network outage loses nothing
-that `enqueue` has returned. Each message gets the device's next sequence number `seq`
-(persisted, strictly increasing across restarts); telemetry bodies carry it as `"seq"`
-(ARCHITECTURE §4), which lets the cloud spot gaps and duplicates.
+that `enqueue` has returned. Each message gets the outbox's next id `seq` (persisted,
+strictly increasing across restarts), used to ack it. Telemetry bodies carry their own
+counter as `"seq"` (ARCHITECTURE §4): 1, 2, 3, … over telemetry messages only (persisted,
+never reused), so the cloud can tell a gap (lost report) from a duplicate (re-sent report).
 
 Durability modes (`synchronous`):
 - ``"normal"`` (default): WAL + ``synchronous=NORMAL``. A commit is in the WAL file before
@@ -56,6 +57,9 @@ CREATE TABLE IF NOT EXISTS message (
     created REAL    NOT NULL
 );
 INSERT OR IGNORE INTO meta (key, value) VALUES ('last_seq', 0), ('dropped', 0);
+-- Outboxes written before telemetry had its own counter continue from the shared one.
+INSERT OR IGNORE INTO meta (key, value)
+    SELECT 'telemetry_seq', value FROM meta WHERE key = 'last_seq';
 """
 
 
@@ -97,6 +101,8 @@ class Outbox:
             self._count = int(self._db.execute("SELECT COUNT(*) FROM message").fetchone()[0])
             self._last_seq = int(self._db.execute(
                 "SELECT value FROM meta WHERE key = 'last_seq'").fetchone()[0])
+            self._telemetry_seq = int(self._db.execute(
+                "SELECT value FROM meta WHERE key = 'telemetry_seq'").fetchone()[0])
         except BaseException:
             self._release_process_lock()
             raise
@@ -125,7 +131,7 @@ class Outbox:
         """Persist one message and return it once it is durable (per `synchronous`).
 
         `payload` is any JSON-serializable value. For a telemetry topic it must be an
-        object without a `seq` key: the outbox adds the assigned `seq` to it.
+        object without a `seq` key: the outbox adds the next telemetry `seq` to it.
         Raises ValueError (and stores nothing) for a bad topic or payload.
         """
         _check_topic(topic)
@@ -140,10 +146,14 @@ class Outbox:
         _encode(payload)
         with self._lock:
             seq = self._last_seq + 1
-            body = _encode({**payload, "seq": seq} if is_telemetry else payload)
+            telemetry_seq = self._telemetry_seq + 1 if is_telemetry else self._telemetry_seq
+            body = _encode({**payload, "seq": telemetry_seq} if is_telemetry else payload)
             created = time.time()
             with self._transaction():
                 self._db.execute("UPDATE meta SET value = ? WHERE key = 'last_seq'", (seq,))
+                if is_telemetry:
+                    self._db.execute("UPDATE meta SET value = ? WHERE key = 'telemetry_seq'",
+                                     (telemetry_seq,))
                 self._db.execute(
                     "INSERT INTO message (seq, topic, payload, created) VALUES (?, ?, ?, ?)",
                     (seq, topic, body, created))
@@ -155,6 +165,7 @@ class Outbox:
                     self._db.execute(
                         "UPDATE meta SET value = value + ? WHERE key = 'dropped'", (overflow,))
             self._last_seq = seq
+            self._telemetry_seq = telemetry_seq
             self._count += 1 - max(overflow, 0)
             return Message(seq, topic, body, created)
 
@@ -178,6 +189,17 @@ class Outbox:
             self._count -= removed
         return removed == 1
 
+    def ack_many(self, seqs: list[int]) -> int:
+        """Remove several acknowledged messages in one transaction; return how many were
+        still waiting."""
+        if not seqs:
+            return 0
+        with self._lock, self._transaction():
+            removed = self._db.executemany(
+                "DELETE FROM message WHERE seq = ?", [(s,) for s in seqs]).rowcount
+            self._count -= removed
+        return int(removed)
+
     # ------------------------------------------------------------------ inspection
 
     @property
@@ -192,6 +214,12 @@ class Outbox:
         """The highest seq ever assigned (0 for a new outbox)."""
         with self._lock:
             return self._last_seq
+
+    @property
+    def last_telemetry_seq(self) -> int:
+        """The `seq` of the newest telemetry message (0 if none yet)."""
+        with self._lock:
+            return self._telemetry_seq
 
     def __len__(self) -> int:
         with self._lock:

@@ -13,7 +13,8 @@ trackers (tracker.py). `feed(signal)` and `detect(signal, fs)` run the very same
 on many frames at once (vectorized) and give the same events as block-by-block streaming.
 
 An event is reported at detection time with an estimated onset; the detector is then
-*active* until no evidence of that class has been seen for `hold_s` seconds.
+*active* until no evidence of that class has been seen for `hold_s` seconds (evidence: a
+run of at least EVIDENCE_FRAMES consistent frames; a chance peak in the noise is none).
 """
 
 from __future__ import annotations
@@ -28,19 +29,27 @@ from edge_agent.emergency.features import CLASS_ORDER, NONE, Candidates, FrameAn
 from edge_agent.emergency.tracker import RunRule, RunTracker
 
 NO_EVENTS: tuple[EmergencyEvent, ...] = ()
+SIREN, SIREN_ALT = 0, 3  # candidate columns: the best and the runner-up siren peak
+EVIDENCE_FRAMES = 4  # a class is still heard while a run of this many frames continues
 OFFLINE_CHUNK_FRAMES = 2048  # frames analysed per vectorized batch (bounds memory)
 
 # Frame counts are at the 10.7 ms hop of 48 kHz.
 RULES: dict[str, RunRule] = {
     # Sirens sweep (yelps by up to ~15 % per hop); hi-lo sirens jump between two tones
     # a musical third or fourth apart.
-    "siren": RunRule(need=18, max_gap=2, max_step=0.2, max_jumps=1, jump_ratio=(1.15, 1.5),
-                     strong_db=22.0, max_level_sd_db=2.5),
-    # Beeps and bells hold a steady pitch.
+    # A weak siren holds its level within a run; a voice's formant peak does not.
+    "siren": RunRule(need=18, max_gap=4, max_step=0.2, max_jumps=1, jump_ratio=(1.15, 1.5),
+                     strong_db=22.0, max_level_sd_db=1.5, min_fill=0.7, fast_need=10,
+                     fast_span=0.15, fast_db=19.0),
+    # Beeps and bells hold a steady pitch: it never wobbles up and down.
     "alarm": RunRule(need=12, max_gap=1, max_step=0.03, max_jumps=1,
-                     strong_db=20.0, max_level_sd_db=1.5),
-    # A two-horn stack may be seen through either horn's f0.
-    "horn": RunRule(need=12, max_gap=2, max_step=0.3, max_jumps=1),
+                     strong_db=20.0, max_level_sd_db=1.5, max_reversals=0),
+    # A two-horn stack may be seen through either horn's f0. Stack scores are means of
+    # capped partial saliences (features.HORN_CLIP_DB): a few dB above the threshold is
+    # already a clear stack. Under band noise or a machine's own comb the stack drops out
+    # for a frame or three.
+    "horn": RunRule(need=12, max_gap=3, max_step=0.3, max_jumps=1, span_db=8.0,
+                    min_fill=0.6),
 }
 
 
@@ -91,8 +100,8 @@ class EmergencyDetector:
         thresholds = {"siren": self.settings.salience_db, "alarm": self.settings.salience_db,
                       "horn": self.settings.horn_db}
         scale = 512 * fs / (48000 * self.hop)  # keep rule durations in seconds at any fs
-        self.trackers = [RunTracker(_scaled(RULES[c], scale), thresholds[c])
-                         for c in CLASS_ORDER]
+        self.trackers = [RunTracker(_scaled(RULES[c], scale), thresholds[c],
+                                    self.settings.min_confidence) for c in CLASS_ORDER]
         self.hold_frames = int(np.ceil(self.settings.hold_s * fs / self.hop))
         self.warmup_frames = int(np.ceil(self.settings.warmup_s * fs / self.hop))
         self.ring = np.zeros(1 << int(np.ceil(np.log2(2 * self.win))))
@@ -198,9 +207,14 @@ class EmergencyDetector:
             for c, tracker in enumerate(self.trackers):
                 if bins[row, c] == NONE:
                     continue
-                self.last_evidence[c] = frame
-                trig = tracker.step(frame, float(hz[row, c]), float(sal[row, c]),
-                                    float(level[row, c]), bool(novel[row, c]))
+                col = c
+                if c == SIREN and bins[row, SIREN_ALT] != NONE and tracker.prefers(
+                        float(hz[row, SIREN_ALT]), float(hz[row, c]), frame):
+                    col = SIREN_ALT
+                trig = tracker.step(frame, float(hz[row, col]), float(sal[row, col]),
+                                    float(level[row, col]), bool(novel[row, col]))
+                if tracker.last == frame and tracker.present >= EVIDENCE_FRAMES:
+                    self.last_evidence[c] = frame  # a sustained tone, not a chance peak
                 if (trig is None or frame < self.warmup_frames or self.active_since[c] >= 0
                         or trig.confidence < self.settings.min_confidence):
                     continue
@@ -225,7 +239,11 @@ def _scaled(rule: RunRule, scale: float) -> RunRule:
     """The rule with its frame counts scaled to another hop length."""
     return RunRule(need=max(2, round(rule.need * scale)), max_gap=round(rule.max_gap * scale),
                    max_step=rule.max_step, max_jumps=rule.max_jumps, jump_ratio=rule.jump_ratio,
-                   strong_db=rule.strong_db, max_level_sd_db=rule.max_level_sd_db, min_fill=rule.min_fill, min_novel=rule.min_novel)
+                   strong_db=rule.strong_db, max_level_sd_db=rule.max_level_sd_db,
+                   min_fill=rule.min_fill, min_novel=rule.min_novel, span_db=rule.span_db,
+                   max_reversals=rule.max_reversals,
+                   fast_need=max(2, round(rule.fast_need * scale)) if rule.fast_need < 1_000_000
+                   else rule.fast_need, fast_span=rule.fast_span, fast_db=rule.fast_db)
 
 
 def detect(signal: np.ndarray, fs: int = 48000,

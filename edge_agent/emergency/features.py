@@ -14,9 +14,11 @@ and this module turns frames into one *candidate* per class:
 4. Candidates (bin, salience, novelty) per frame:
    - siren: the most salient peak 560–1850 Hz that is neither an overtone nor dense,
    - alarm: the same for 1900–4500 Hz (beeps, bells),
-   - horn: the lowest peak 280–560 Hz that is not an overtone and has salient 2nd and
-     3rd harmonics (a harmonic stack). Partials of a frame's horn stack are not
-     siren/alarm candidates.
+   - horn: the best harmonic stack with f0 at 280–560 Hz: the fundamental or the 2nd
+     harmonic and at least 4 of the first 8 harmonics salient. Partials of a frame's
+     horn stack are not siren/alarm candidates.
+   The runner-up siren peak is kept too (a voice may outshine a siren for a frame).
+   Candidates far below the frame's strongest bin (leakage in an empty band) are dropped.
    A candidate is *novel* if its bin has not been salient in the recent background (an
    average of clipped salience: the running mean over the first `background_s`, then an
    exponential average with that time constant). Stationary machine tones (fans, engines)
@@ -50,6 +52,7 @@ HORN_OCTAVE_MARGIN_DB = 3.0
 HORN_CLIP_DB = 20.0  # per-harmonic cap in the stack score
 HORN_PARTIAL_DB = 6.0  # a harmonic counts as present above this salience
 HORN_MIN_PARTIALS = 4  # of HORN_HARMONICS
+AUDIBLE_RANGE_DB = 60.0  # candidates this far below the frame's strongest bin are ignored
 
 
 def frame_sizes(fs: int) -> tuple[int, int]:
@@ -62,11 +65,11 @@ def frame_sizes(fs: int) -> tuple[int, int]:
 class Candidates:
     """One row per frame; bins are NONE (-1) where a frame has no candidate."""
 
-    bins: np.ndarray  # (n, 3) int: siren, alarm, horn (for horns: the bin of f0)
-    hz: np.ndarray  # (n, 3) float: refined frequency (horn: f0)
-    salience: np.ndarray  # (n, 3) float dB (horn: stack score)
-    level: np.ndarray  # (n, 3) float dB: level of the candidate's bin (horn: of f0)
-    novel: np.ndarray  # (n, 3) bool
+    bins: np.ndarray  # (n, 4) int: siren, alarm, horn (its f0), runner-up siren peak
+    hz: np.ndarray  # (n, 4) float: refined frequency (horn: f0)
+    salience: np.ndarray  # (n, 4) float dB (horn: stack score)
+    level: np.ndarray  # (n, 4) float dB: level of the candidate's bin (horn: of f0)
+    novel: np.ndarray  # (n, 4) bool
 
 
 CLASS_ORDER = ("siren", "alarm", "horn")
@@ -149,17 +152,19 @@ class FrameAnalyzer:
         lo_a, lo_b = np.clip(kk - DENSE_FAR, 0, None), np.clip(kk - DENSE_NEAR + 1, 0, None)
         hi_a = np.clip(kk + DENSE_NEAR, None, self.n_bins)
         hi_b = np.clip(kk + DENSE_FAR + 1, None, self.n_bins)
-        dense = ((counts[:, lo_b] - counts[:, lo_a]) > 0) & ((counts[:, hi_b] - counts[:, hi_a]) > 0)
+        dense = (((counts[:, lo_b] - counts[:, lo_a]) > 0)
+                 & ((counts[:, hi_b] - counts[:, hi_a]) > 0))
 
-        bins = np.full((n, 3), NONE, dtype=np.int64)
-        hz = np.zeros((n, 3))
-        best_sal = np.zeros((n, 3))
+        bins = np.full((n, 4), NONE, dtype=np.int64)
+        hz = np.zeros((n, 4))
+        best_sal = np.zeros((n, 4))
         horn_bin, horn_grid, horn_score = self._horn(sal)
         horn_hz = np.where(horn_bin != NONE, self.horn_grid[horn_grid], 0.0)
         # Partials of a detected horn stack are not tones of their own.
         f0 = np.where(horn_bin != NONE, self.horn_grid[horn_grid], np.inf)[:, None]
-        multiple = np.rint(freq / f0)
-        of_horn = (multiple >= 1) & (np.abs(freq - multiple * f0) <= OVERTONE_TOLERANCE * freq)
+        multiple = np.rint(freq / f0)  # 0 where there is no horn (f0 = inf)
+        near = np.abs(freq - multiple * np.where(np.isfinite(f0), f0, 0.0))
+        of_horn = (multiple >= 1) & (near <= OVERTONE_TOLERANCE * freq)
         single = strong & ~overtone & ~dense & ~of_horn
         for column, band in ((0, self.siren_band), (1, self.alarm_band)):
             b, s = _best(single[:, band], sal[:, band])
@@ -168,6 +173,17 @@ class FrameAnalyzer:
             hz[:, column] = np.where(b == NONE, 0.0,
                                      freq[rows[:, 0], np.clip(bins[:, column], 0, None)])
         bins[:, 2], hz[:, 2], best_sal[:, 2] = horn_bin, horn_hz, horn_score
+        # The runner-up siren peak (two bins away at least): in babble a voice's formant
+        # may win a frame, and the siren's run continues through its own peak.
+        taken = np.zeros_like(single)
+        b0 = np.clip(bins[:, 0], 0, None)
+        for off in (-1, 0, 1):
+            taken[rows[:, 0], np.clip(b0 + off, 0, self.n_bins - 1)] = bins[:, 0] != NONE
+        band = self.siren_band
+        b, s_alt = _best((single & ~taken)[:, band], sal[:, band])
+        bins[:, 3] = np.where((b == NONE) | (bins[:, 0] == NONE), NONE, b + band.start)
+        best_sal[:, 3] = s_alt
+        hz[:, 3] = np.where(bins[:, 3] == NONE, 0.0, freq[rows[:, 0], np.clip(bins[:, 3], 0, None)])
 
         background_before = self._advance_background(sal)
         bg_wide = _dilate_max(background_before, 1)
@@ -176,6 +192,12 @@ class FrameAnalyzer:
         stack_bg = background_before[rows, self.horn_index[horn_grid]].mean(axis=1)
         novel[:, 2] = (horn_bin != NONE) & (stack_bg < self.novelty_db)
         cand_level = np.where(bins != NONE, level[rows, np.clip(bins, 0, None)], 0.0)
+        # Peaks far below the frame's strongest bin are window leakage or rounding noise
+        # in an empty band (e.g. above an engine's harmonics), not sounds.
+        faint = (bins != NONE) & (cand_level < level.max(axis=1, keepdims=True) - AUDIBLE_RANGE_DB)
+        bins[faint] = NONE
+        novel &= ~faint
+        cand_level = np.where(faint, 0.0, cand_level)
         return Candidates(bins, hz, best_sal, cand_level, novel)
 
     def _peak_frequencies(self, level: np.ndarray) -> np.ndarray:
@@ -219,9 +241,10 @@ class FrameAnalyzer:
         salient = (at_harmonics > HORN_PARTIAL_DB).sum(axis=2)
         half = scores[:, self.horn_half_index]
         in_band = scores[:, self.horn_first:]
-        # Horns have strong low partials: the fundamental and the 2nd harmonic must show.
+        # Horns have strong low partials: the fundamental or the 2nd harmonic must show
+        # (noise in the horn band can mask one of them at 0 dB SNR).
         low = (at_harmonics[:, self.horn_first:, 0] > HORN_PARTIAL_DB) \
-            & (at_harmonics[:, self.horn_first:, 1] > HORN_PARTIAL_DB)
+            | (at_harmonics[:, self.horn_first:, 1] > HORN_PARTIAL_DB)
         ok = (low & (in_band > self.horn_db) & (salient[:, self.horn_first:] >= HORN_MIN_PARTIALS)
               & (half[:, self.horn_first:] < in_band - HORN_OCTAVE_MARGIN_DB))
         masked = np.where(ok, in_band, -np.inf)

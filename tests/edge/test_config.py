@@ -37,6 +37,7 @@ def test_example_config_loads(device_dir: Path) -> None:
     cfg = load_config(device_dir / "config.toml")
     assert cfg.thing == "headset-0001"
     assert cfg.mqtt.port == 8883 and cfg.mqtt.ca_path == device_dir / "certs" / "ca.crt"
+    assert (cfg.mqtt.reconnect_min_s, cfg.mqtt.reconnect_max_s) == (0.5, 30.0)
     assert (cfg.audio.backend, cfg.audio.sample_rate, cfg.audio.block) == ("sim", 48000, 32)
     assert cfg.audio.wav is not None and cfg.audio.wav.input.name == "cabin.wav"
     assert cfg.outbox.path == device_dir / "outbox.sqlite"
@@ -71,6 +72,10 @@ def test_defaults_for_optional_sections(tmp_path: Path) -> None:
     ("interval_s = 10", "interval_s = 0.01", "[telemetry] interval_s: expected a number"),
     ('synchronous = "normal"', 'synchronous = "off"', "[outbox] synchronous: expected one of"),
     ("enabled = true", 'enabled = "yes"', '[emergency] enabled: expected true or false, got "yes"'),
+    ("reconnect_max_s = 30", "reconnect_max_s = 0.2",
+     "config.toml: [mqtt] reconnect_max_s: must not be below reconnect_min_s (0.5), got 0.2"),
+    ("reconnect_min_s = 0.5", "reconnect_min_s = 0",
+     "[mqtt] reconnect_min_s: expected a number 0.05..60.0, got 0"),
     ("keepalive_s = 30", "keepalive_s = 30\nkeep_alive = 4",
      "config.toml: [mqtt] keep_alive: unknown key"),
     ('scene = "vehicle"', 'scene = "vehicle"\nsed = 1', "[audio.sim] sed: unknown key"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -40,10 +41,27 @@ def test_telemetry_body_carries_seq(db: Path) -> None:
     with Outbox(db) as box:
         box.enqueue(EVENTS, {"type": "battery_low"})
         msg = box.enqueue(TELEMETRY, {"attenuation_db": 18.5})
-        assert json.loads(msg.payload) == {"attenuation_db": 18.5, "seq": 2}
+        # Telemetry counts only telemetry: 1, 2, 3 … without the events' gaps.
+        assert msg.seq == 2 and json.loads(msg.payload) == {"attenuation_db": 18.5, "seq": 1}
         assert box.pending()[1].payload == msg.payload
         # Non-telemetry bodies are stored exactly as given.
         assert json.loads(box.pending()[0].payload) == {"type": "battery_low"}
+        box.enqueue(EVENTS, {"type": "battery_low"})
+        assert json.loads(box.enqueue(TELEMETRY, {}).payload)["seq"] == 2
+        assert box.last_telemetry_seq == 2
+    with Outbox(db) as box:
+        assert box.last_telemetry_seq == 2
+        assert json.loads(box.enqueue(TELEMETRY, {}).payload)["seq"] == 3
+
+
+def test_outbox_from_before_the_telemetry_counter_continues_monotonic(db: Path) -> None:
+    with Outbox(db) as box:
+        for i in range(4):
+            box.enqueue(EVENTS, {"i": i})
+    with sqlite3.connect(db) as raw:
+        raw.execute("DELETE FROM meta WHERE key = 'telemetry_seq'")
+    with Outbox(db) as box:
+        assert json.loads(box.enqueue(TELEMETRY, {}).payload)["seq"] == 5
 
 
 def test_seq_and_messages_survive_reopen(db: Path) -> None:
@@ -192,3 +210,12 @@ def test_sigkill_at_any_moment_loses_nothing_acknowledged(db: Path,
         assert box.enqueue(TELEMETRY, {}).seq == last + 1
         for m in box.pending(limit=1_000_000):
             assert json.loads(m.payload)["seq"] == m.seq
+
+
+def test_ack_many_removes_only_waiting_messages(db: Path) -> None:
+    with Outbox(db) as box:
+        for i in range(5):
+            box.enqueue(EVENTS, {"n": i})
+        assert box.ack_many([1, 3, 3, 99]) == 2
+        assert [m.seq for m in box.pending()] == [2, 4, 5] and len(box) == 3
+        assert box.ack_many([]) == 0

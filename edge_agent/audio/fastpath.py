@@ -1,0 +1,94 @@
+"""Bindings the block loop needs beyond dsp_c's classes: the fast path, and moving
+weights between an FxLms controller and it, with every buffer bound once.
+
+Each bound call is a functools.partial over the CFFI function: calling it runs the C call
+and no Python frame of its own. It keeps the arrays (and the owner of the C state) alive.
+
+The fast path (dsp_c/include/anc_fastpath.h) applies W sample by sample and crossfades
+to newly committed weights over `fade_len` samples, so a commit never clicks.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from dsp_c._anc_cffi import ffi, lib
+
+from dsp_c import FxLms
+from dsp_c._checks import FloatArray, check_status, float_ptr, new_state, signal_out
+
+
+def bound(owner: object, func: Any, *args: Any, buffers: tuple[FloatArray, ...]
+          ) -> Callable[[], None]:
+    """func(*args) as a zero-argument call that keeps owner and buffers alive."""
+    call = functools.partial(func, *args)
+    call.__dict__.update(owner=owner, buffers=buffers)
+    return call
+
+
+class FastPath:
+    """y[n] = W x_n with glitch-free commits of new W (crossfade over `fade_len`)."""
+
+    def __init__(self, taps: int, fade_len: int) -> None:
+        self.taps = taps
+        self._inst = ffi.new("anc_fastpath_instance_f32 *")
+        self._state, ptr = new_state(lib.anc_fastpath_state_len_f32(taps))
+        check_status(lib.anc_fastpath_init_f32(self._inst, taps, fade_len, ptr,
+                                               self._state.size), "FastPath")
+
+    def bind(self, x: FloatArray, y: FloatArray) -> Callable[[], None]:
+        """rt() filters x into y: one C call, nothing allocated."""
+        signal_out("y", y, x.size)
+        return bound(self, lib.anc_fastpath_f32, self._inst, float_ptr(x), float_ptr(y), x.size,
+                     buffers=(x, y))
+
+    def bind_commit(self, w: FloatArray) -> Callable[[], None]:
+        """rt() commits the current content of w (length taps)."""
+        signal_out("w", w, self.taps)
+        return bound(self, lib.anc_fastpath_commit_f32, self._inst, float_ptr(w), buffers=(w,))
+
+    def prime(self, history: FloatArray, w: FloatArray) -> None:
+        """Start from weights w, as if it had been running over `history` (oldest first)."""
+        lib.anc_fastpath_commit_f32(self._inst, float_ptr(np.ascontiguousarray(w)))
+        out = np.empty_like(history)
+        lib.anc_fastpath_f32(self._inst, float_ptr(history), float_ptr(out), history.size)
+
+    @property
+    def commits(self) -> int:
+        return int(self._inst.commits)
+
+
+def bind_adapt(ctrl: FxLms, ref: FloatArray, err: FloatArray, emitted: FloatArray
+               ) -> Callable[[], None]:
+    """rt() adapts the controller on a block already played (dsp_c FxLms.adapt, bound)."""
+    n = ref.size
+    for name, a in (("ref", ref), ("err", err), ("emitted", emitted)):
+        signal_out(name, a, n)
+    return bound(ctrl, lib.anc_fxlms_adapt_f32, ctrl._inst, float_ptr(ref), float_ptr(err),
+                 float_ptr(emitted), n, buffers=(ref, err, emitted))
+
+
+def bind_weights(ctrl: FxLms, out: FloatArray) -> Callable[[], None]:
+    """rt() copies the controller's current W into out."""
+    signal_out("out", out, ctrl.taps)
+    return bound(ctrl, lib.anc_fxlms_weights_f32, ctrl._inst, float_ptr(out), buffers=(out,))
+
+
+def seed_weights(ctrl: FxLms, w: FloatArray) -> None:
+    """Restart the controller from weights w (its histories are cleared)."""
+    w = np.ascontiguousarray(w, dtype=np.float32)
+    if w.shape != (ctrl.taps,) or not np.all(np.isfinite(w)):
+        raise ValueError(f"weights: expected {ctrl.taps} finite values, got shape {w.shape}")
+    ctrl.reset()
+    ffi.memmove(ctrl._inst.weights, float_ptr(w), 4 * ctrl.taps)
+
+
+def resized(w: FloatArray, taps: int) -> FloatArray:
+    """w truncated or zero-padded to `taps` coefficients."""
+    out = np.zeros(taps, dtype=np.float32)
+    n = min(taps, w.size)
+    out[:n] = w[:n]
+    return out

@@ -1,0 +1,295 @@
+"""The audio loop: chain, changes at block boundaries, crossfades, deadlines, guards."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from dsp_c.sim import run_scene
+from edge_agent.audio import (
+    EmergencyOverride,
+    InjectSound,
+    LoadFilter,
+    SetController,
+    SetMode,
+    SetSafety,
+)
+from edge_agent.audio.backends import SimBackend
+from edge_agent.audio.engine import CHANGE_QUEUE, InlineEngine
+from edge_agent.config import AudioConfig, EmergencyConfig, SimAudioConfig
+
+FS, B = 48_000, 32
+PER_S = FS // B
+
+
+def engine(scene: str = "engine", mu: float = 0.02, taps: int = 256, seed: int = 0,
+           backend: SimBackend | None = None) -> InlineEngine:
+    audio = AudioConfig(mu=mu, taps=taps, sim=SimAudioConfig(scene=scene, seed=seed))
+    return InlineEngine(audio, EmergencyConfig(), backend=backend)
+
+
+def record(eng: InlineEngine, blocks: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Run block by block; (anti-noise y, ear e, disturbance estimate d̂) of every block."""
+    ys, es, ds = [], [], []
+    chain = eng.core.chain
+    for _ in range(blocks):
+        assert eng.run(1) == 1
+        ys.append(chain.y.copy())
+        es.append(chain.e.copy())
+        ds.append(chain.dh.copy())
+    return np.concatenate(ys), np.concatenate(es), np.concatenate(ds)
+
+
+def max_jump(y: np.ndarray) -> float:
+    return float(np.max(np.abs(np.diff(y.astype(np.float64)))))
+
+
+def test_loop_attenuates_like_the_reference_closed_loop() -> None:
+    eng = engine()
+    _, e, d = record(eng, 6 * PER_S)
+    tail = slice(4 * FS, 6 * FS)
+    att = 10 * np.log10(np.mean(d[tail].astype(np.float64) ** 2)
+                        / np.mean(e[tail].astype(np.float64) ** 2))
+    ref = run_scene("engine", latency=1, seconds=6.0, mu=0.02)
+    assert att > 40.0
+    assert abs(att - ref.attenuation_db) < 3.0, (att, ref.attenuation_db)
+    stats = eng.stats()
+    assert stats.attenuation_db is not None and stats.attenuation_db > 35.0
+    assert stats.blocks == 6 * PER_S and stats.stream_time_s == pytest.approx(6.0)
+
+
+def test_changes_apply_at_the_next_block_boundary_in_order() -> None:
+    eng = engine()
+    eng.run(10)
+    assert eng.request(SetMode("off"))
+    assert eng.request(SetController(algorithm="fxlms", mu=0.01, taps=128))
+    assert eng.request(SetSafety(max_output_dbfs=-12.0))
+    assert eng.request(SetMode("transparency"))
+    before = eng.stats()
+    assert (before.mode, before.taps, before.blocks) == ("anc", 256, 10)  # nothing yet
+    eng.run(1)
+    after = eng.stats()
+    assert after.blocks == 11
+    assert (after.mode, after.user_mode) == ("transparency", "transparency")
+    assert (after.algorithm, after.taps) == ("fxlms", 128)
+    assert eng.core.chain.limiter._inst.peak == pytest.approx(10 ** (-12 / 20))
+
+
+def test_request_is_bounded_and_never_blocks() -> None:
+    eng = engine()
+    accepted = [eng.request(SetMode("anc")) for _ in range(CHANGE_QUEUE + 5)]
+    assert accepted[:CHANGE_QUEUE] == [True] * CHANGE_QUEUE
+    assert accepted[CHANGE_QUEUE:] == [False] * 5
+    eng.run(1)
+    assert eng.request(SetMode("off"))  # drained at the block boundary
+
+
+def test_bad_changes_are_rejected_with_the_field_named() -> None:
+    with pytest.raises(ValueError, match="mode"):
+        SetMode("loud")
+    with pytest.raises(ValueError, match="taps"):
+        SetController(taps=8)
+    with pytest.raises(ValueError, match="mu"):
+        SetController(mu=0.0)
+    with pytest.raises(ValueError, match="weights"):
+        LoadFilter(1, (float("nan"),) * 32)
+    with pytest.raises(ValueError, match="max_output_dbfs"):
+        SetSafety(max_output_dbfs=3.0)
+    with pytest.raises(ValueError, match="cls"):
+        InjectSound("doorbell")
+
+
+def test_loaded_filter_crossfades_without_a_click() -> None:
+    eng = engine()
+    record(eng, 2 * PER_S)
+    w = eng.core.chain.weights()
+    steady, _, _ = record(eng, PER_S // 2)
+    x_recent = eng.core.chain.x
+    # Switching to -2 W at once would jump by about 3 |y|: the crossfade spreads it.
+    hard_jump = 3.0 * float(np.max(np.abs(steady[-200:])))
+    assert eng.request(LoadFilter.from_array(7, -2.0 * w))
+    after, _, _ = record(eng, 4)
+    joined = np.concatenate([steady[-B:], after])
+    assert eng.stats().filter_version == 7
+    assert max_jump(joined) <= 1.5 * max_jump(steady) + hard_jump / B * 2
+    assert max_jump(joined) < 0.5 * hard_jump
+    assert x_recent.dtype == np.float32
+
+
+def test_loaded_filter_seeds_the_controller() -> None:
+    eng = engine()
+    eng.request(SetMode("off"))  # adaptation frozen: the weights stay as loaded
+    w = np.linspace(0.1, -0.1, 256)
+    eng.request(LoadFilter.from_array(3, w))
+    eng.run(5)
+    np.testing.assert_allclose(eng.core.chain.weights(), w, atol=1e-6)
+    eng.request(LoadFilter.from_array(4, np.full(64, 0.01)))  # another length: resized
+    eng.run(1)
+    assert (eng.stats().taps, eng.stats().filter_version) == (64, 4)
+
+
+def test_mode_and_tap_changes_keep_the_output_continuous() -> None:
+    eng = engine()
+    record(eng, 2 * PER_S)
+    steady, _, _ = record(eng, PER_S // 4)
+    limit = 2.0 * max_jump(steady)
+    for change in (SetController(taps=512), SetController(taps=128), SetMode("transparency"),
+                   SetMode("anc"), SetController(algorithm="hybrid")):
+        last = eng.core.chain.y.copy()
+        assert eng.request(change)
+        y, _, _ = record(eng, 2)  # the switch itself (later blocks: adaptation)
+        assert max_jump(np.concatenate([last, y])) <= limit, change
+        record(eng, PER_S // 4)
+    assert eng.stats().taps == 128
+
+
+def test_transparency_fades_the_anti_noise_out() -> None:
+    eng = engine()
+    record(eng, PER_S)
+    eng.request(SetMode("transparency"))
+    y, _, _ = record(eng, 3)
+    assert np.all(y[B:] == 0.0) and np.any(y[:B] != 0.0)  # one block of fade, then silence
+    assert eng.stats().attenuation_db is None
+
+
+class SlowBackend(SimBackend):
+    """Sleeps in chosen blocks, as a preempted loop would."""
+
+    def __init__(self, slow_every: int, sleep_s: float) -> None:
+        super().__init__("engine", 0, FS, B)
+        self.slow_every, self.sleep_s, self.n = slow_every, sleep_s, 0
+
+    def capture(self) -> bool:
+        self.n += 1
+        if self.n % self.slow_every == 0:
+            time.sleep(self.sleep_s)
+        return super().capture()
+
+
+def test_deadline_accounting_counts_slow_blocks() -> None:
+    eng = engine(backend=SlowBackend(slow_every=100, sleep_s=0.003))
+    eng.run(1000)
+    stats = eng.stats()
+    assert stats.blocks == 1000
+    hist = eng.state.snapshot().hist  # 1 µs bins
+    assert int(hist[3000:].sum()) >= 10  # the ten slow blocks …
+    assert stats.deadline_misses >= 10  # … are misses, and so is any block over the period
+    assert int(hist[667:].sum()) <= stats.deadline_misses <= int(hist[666:].sum())
+    assert stats.block_time_max_us >= 3000
+    assert stats.block_time_p50_us < stats.budget_us
+    assert stats.block_time_p999_us >= 3000  # 1 % of blocks are slow: above p99.9
+    assert stats.block_time_p99_us <= stats.block_time_p999_us <= stats.block_time_max_us
+
+
+class NanBackend(SimBackend):
+    """Delivers NaN/Inf in the reference and error mics of chosen blocks."""
+
+    def __init__(self, bad: set[int]) -> None:
+        super().__init__("engine", 0, FS, B)
+        self.bad, self.n = bad, 0
+
+    def capture(self) -> bool:
+        ok = super().capture()
+        self.n += 1
+        if self.n in self.bad:
+            self.chain.x[5] = np.nan
+            self.chain.x[9] = np.inf
+        return ok
+
+    def play(self) -> None:
+        super().play()
+        if self.n in self.bad:
+            self.chain.e[3] = np.nan
+
+
+def test_nan_in_the_input_is_guarded_and_the_loop_keeps_running() -> None:
+    bad = {PER_S, PER_S + 1, 2 * PER_S}
+    eng = engine(backend=NanBackend(bad))
+    y, e, d = record(eng, 4 * PER_S)
+    assert np.all(np.isfinite(y)) and np.all(np.isfinite(e))
+    stats = eng.stats()
+    assert stats.blocks == 4 * PER_S
+    assert stats.limited_samples >= len(bad) * B  # the guarded blocks are counted
+    tail = slice(3 * FS, 4 * FS)
+    att = 10 * np.log10(np.mean(d[tail].astype(np.float64) ** 2)
+                        / np.mean(e[tail].astype(np.float64) ** 2))
+    assert att > 25.0  # still cancelling after the bad blocks
+
+
+def test_emergency_override_forces_transparency_and_restores_the_user_mode() -> None:
+    eng = engine()
+    eng.request(SetMode("adaptive"))
+    eng.run(10)
+    eng.request(EmergencyOverride(True, "alarm"))
+    eng.run(1)
+    s = eng.stats()
+    assert (s.mode, s.user_mode, s.emergency.active, s.emergency.cls) == \
+        ("transparency", "adaptive", True, "alarm")
+    eng.request(SetMode("anc"))  # the user changes mode meanwhile: remembered
+    eng.request(EmergencyOverride(False))
+    eng.run(1)
+    s = eng.stats()
+    assert (s.mode, s.emergency.active) == ("anc", False)
+
+
+def test_emergency_transparency_can_be_switched_off() -> None:
+    eng = engine()
+    eng.request(SetSafety(emergency_transparency=False))
+    eng.request(EmergencyOverride(True, "siren"))
+    eng.run(2)
+    assert eng.stats().mode == "anc"
+
+
+def test_inject_sound_needs_the_sim_backend() -> None:
+    eng = engine()
+    assert eng.request(InjectSound("siren", at_s=1.0))
+    eng.audio = AudioConfig(backend="wav")
+    with pytest.raises(ValueError, match="sim backend"):
+        eng.request(InjectSound("siren"))
+
+
+def test_adaptation_statistics_match_a_direct_computation() -> None:
+    eng = engine(taps=64)
+    _, _, d = record(eng, PER_S)
+    x = np.concatenate([eng.state.ring[0, :PER_S * B]]).astype(np.float64)
+    stats = eng.adaptation_statistics()
+    assert stats is not None and stats.taps == 64 and stats.samples == PER_S * B
+    r = np.convolve(x, np.asarray(stats.sec_path))[: len(x)]
+    n = len(r)
+    rr = [float(np.dot(r[k:], r[: n - k]) / n) for k in range(64)]
+    rd = [float(np.dot(d[k:].astype(np.float64), r[: n - k]) / n) for k in range(64)]
+    np.testing.assert_allclose(stats.r_autocorr, rr, rtol=1e-4, atol=1e-9)
+    np.testing.assert_allclose(stats.rd_crosscorr, rd, rtol=1e-3, atol=1e-8)
+    assert eng.adaptation_statistics() is None  # taken: accumulation restarts
+
+
+def test_steady_state_allocates_nothing_per_block() -> None:
+    """Growth after N and after 2N blocks is the same: nothing accumulates per block."""
+    import tracemalloc
+
+    from edge_agent.audio.core import run_loop
+
+    eng = engine(taps=256)
+    core = eng.core
+
+    def poll() -> None:
+        return None
+
+    run_loop(core, False, poll, max_blocks=500)  # warm-up
+    tracemalloc.start()
+    try:
+        start = tracemalloc.take_snapshot()
+        run_loop(core, False, poll, max_blocks=3000)
+        mid = tracemalloc.take_snapshot()
+        run_loop(core, False, poll, max_blocks=3000)
+        end = tracemalloc.take_snapshot()
+    finally:
+        tracemalloc.stop()
+    ignore = [tracemalloc.Filter(False, tracemalloc.__file__), tracemalloc.Filter(False, __file__)]
+    start, mid, end = (s.filter_traces(ignore) for s in (start, mid, end))
+    first = sum(s.size_diff for s in mid.compare_to(start, "lineno"))
+    both = end.compare_to(start, "lineno")
+    assert sum(s.size_diff for s in both) - first == 0, [str(s) for s in both[:3]]
+    assert first < 1024  # a few counters that outgrew the small-int cache, nothing more
