@@ -44,12 +44,14 @@ class FxLms:
     between producing y and measuring e). `algorithm` is "fxlms", "fxnlms" or "hybrid";
     when omitted, `normalized` picks FxNLMS (True) or FxLMS (False). The hybrid adapts its
     first `hybrid_taps` weights by RLS for `hybrid_samples` samples, then runs FxNLMS.
+    `max_ear_gain_db` sets the ear-level divergence guard of `adapt` (None: off).
     """
 
     def __init__(self, taps: int, sec_path: Any, mu: float = 0.1, normalized: bool = True,
                  leak: float = 0.0, algorithm: str | None = None, eps: float = 1e-6,
                  max_weight_norm: float = 1e3, hybrid_taps: int = 64,
-                 hybrid_samples: int = 4800, lam: float = 0.999, delta: float = 0.01) -> None:
+                 hybrid_samples: int = 4800, lam: float = 0.999, delta: float = 0.01,
+                 max_ear_gain_db: float | None = 10.0) -> None:
         self.taps = positive_int("taps", taps, limit=2**20)
         self.sec_path = coefficients("sec_path", sec_path)
         if algorithm is None:
@@ -64,6 +66,10 @@ class FxLms:
         cfg.eps = real("eps", eps, low=0.0)
         cfg.leak = self.leak = real("leak", leak, low=0.0, high=1.0, high_open=True)
         cfg.max_weight_norm = real("max_weight_norm", max_weight_norm, low=0.0, low_open=True)
+        # ear-level guard (anc_fxlms.h): adapt() with `emitted` resets the controller when
+        # it makes the ear more than this louder than no ANC; None disables it
+        cfg.max_ear_gain = (0.0 if max_ear_gain_db is None else
+                            10.0 ** (real("max_ear_gain_db", max_ear_gain_db, low=0.0) / 20.0))
         hybrid_taps_used = 0
         if algorithm == "hybrid":
             hybrid_taps_used = positive_int("hybrid_taps", min(hybrid_taps, self.taps)

@@ -36,6 +36,9 @@ MU = 0.01
 BLOCK = 8
 TAPS = 256
 EAR_NOISE_DB = -40.0
+# The hybrid controller's settings are dsp_c.FxLms's defaults (first 64 taps by RLS for
+# 4800 samples = 0.1 s, then FxNLMS with the sweep's μ on all taps).
+HYBRID_LABEL = "hybrid (filtered-x RLS on 64 taps for 0.1 s, then FxNLMS)"
 # Attenuation bars of issue 2 besides the gap to the bound: (scene, latencies, minimum dB).
 LEVEL_BARS: tuple[tuple[str, tuple[int, ...], float], ...] = (
     ("engine", (1, 2, 4, 8, 16, 32), 30.0),
@@ -53,6 +56,7 @@ class Settings:
     latencies: tuple[int, ...]
     scenes: tuple[str, ...]
     seed: int
+    hybrid: bool = True   # also run the hybrid controller (RLS start, FxNLMS after) per cell
 
 
 @dataclass
@@ -70,6 +74,7 @@ class RunSummary:
     seconds_taken: float
     times: list[float]
     att_over_time: list[float]
+    algorithm: str = "fxnlms"
 
     @property
     def gap_db(self) -> float:
@@ -84,7 +89,8 @@ class RunSummary:
 def _summarize(r: SceneResult, took: float) -> RunSummary:
     return RunSummary(r.scene, r.latency, r.attenuation_db, r.bound_db, r.band_attenuation_db,
                       r.bound_band_db, r.convergence_s, r.resets, r.mode_limit_db,
-                      r.seconds_to_bound, took, r.times.tolist(), r.att_over_time.tolist())
+                      r.seconds_to_bound, took, r.times.tolist(), r.att_over_time.tolist(),
+                      r.algorithm)
 
 
 def _spectra(r: SceneResult) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -104,9 +110,12 @@ def _fmt_seconds(v: float) -> str:
     return f"{v:.0f} s"
 
 
-def run_sweep(cfg: Settings) -> tuple[list[RunSummary], dict[str, tuple[np.ndarray, ...]]]:
-    """Every scene at every latency; prints one progress line per run."""
+def run_sweep(cfg: Settings) -> tuple[list[RunSummary], dict[str, tuple[np.ndarray, ...]],
+                                      list[RunSummary]]:
+    """Every scene at every latency; prints one progress line per run. Returns the FxNLMS
+    runs, their spectra, and the hybrid runs (empty unless cfg.hybrid)."""
     runs: list[RunSummary] = []
+    hybrid_runs: list[RunSummary] = []
     spectra: dict[str, tuple[np.ndarray, ...]] = {}
     total = len(cfg.scenes) * len(cfg.latencies)
     for name in cfg.scenes:
@@ -125,7 +134,16 @@ def run_sweep(cfg: Settings) -> tuple[list[RunSummary], dict[str, tuple[np.ndarr
                   f"{'PASS' if s.passed else 'MISS'} | slow-mode model {s.mode_limit_db:5.1f} dB, "
                   f"bound within {GAP_BAR_DB} dB after {_fmt_seconds(s.seconds_to_bound)} "
                   f"| {took:.1f} s", flush=True)
-    return runs, spectra
+            if cfg.hybrid:
+                t0 = time.perf_counter()
+                h = run_scene(name, latency, taps=cfg.taps, seconds=cfg.seconds, mu=cfg.mu,
+                              block=cfg.block, seed=cfg.seed, ear_noise_db=cfg.ear_noise_db,
+                              algorithm="hybrid")
+                hs = _summarize(h, time.perf_counter() - t0)
+                hybrid_runs.append(hs)
+                print(f"        {'':9s} hybrid: {hs.attenuation_db:5.1f} dB, gap {hs.gap_db:5.1f} "
+                      f"{'PASS' if hs.passed else 'MISS'} | {hs.seconds_taken:.1f} s", flush=True)
+    return runs, spectra, hybrid_runs
 
 
 def _cell(runs: list[RunSummary], name: str, latency: int) -> RunSummary:
@@ -258,9 +276,18 @@ def plot(runs: list[RunSummary], spectra: dict[str, tuple[np.ndarray, ...]], cfg
     return figures
 
 
-def summary_table(runs: list[RunSummary], cfg: Settings) -> str:
-    """Plain-text table: controller / bound per cell with PASS or MISS, then the level bars."""
-    head = "scene     " + "".join(f"  D={lat:<2d}{'':13s}" for lat in cfg.latencies)
+def summary_table(runs: list[RunSummary], cfg: Settings,
+                  hybrid_runs: list[RunSummary] | None = None) -> str:
+    """Plain-text table: controller / bound per cell with PASS or MISS, then the level bars;
+    the same for the hybrid controller when it ran."""
+    text = _table(runs, cfg, "FxNLMS")
+    if hybrid_runs:
+        text += "\n\n" + _table(hybrid_runs, cfg, HYBRID_LABEL)
+    return text
+
+
+def _table(runs: list[RunSummary], cfg: Settings, label: str) -> str:
+    head = f"{label}\nscene     " + "".join(f"  D={lat:<2d}{'':13s}" for lat in cfg.latencies)
     lines = [head]
     for name in cfg.scenes:
         cells = []
@@ -304,14 +331,16 @@ and make the cell MISS.</p>
 
 
 def write_html(runs: list[RunSummary], figures: list[tuple[str, str, str]], cfg: Settings,
-               out: Path, elapsed: float) -> None:
+               out: Path, elapsed: float, hybrid_runs: list[RunSummary] | None = None) -> None:
     """index.html: settings, summary table, bars, how to read it, the figures."""
     def cell(r: RunSummary) -> str:
         cls = ' class="short"' if not r.passed else ""
         return (f"<td{cls}>{r.attenuation_db:.1f} <small>/ {r.bound_db:.1f}</small> "
                 f"<b>{'PASS' if r.passed else 'MISS'}</b><br>"
                 f"<small>{r.band_db['50-500']:.0f} | {r.band_db['500-1500']:.0f} dB, "
-                f"{r.convergence_s:.1f} s; model {r.mode_limit_db:.1f}</small></td>")
+                f"{r.convergence_s:.1f} s"
+                + (f"; model {r.mode_limit_db:.1f}" if math.isfinite(r.mode_limit_db) else "")
+                + "</small></td>")
 
     rows = "".join(
         f"<tr><th title='{html.escape(describe(name))}'>{name}</th>"
@@ -322,6 +351,25 @@ def write_html(runs: list[RunSummary], figures: list[tuple[str, str, str]], cfg:
         f"{b['attenuation_db']:.1f} dB <b>{'PASS' if b['passed'] else 'MISS'}</b></li>"
         for b in level_bars(runs, cfg))
     n_pass = sum(r.passed for r in runs)
+    hybrid = ""
+    if hybrid_runs:
+        h_rows = "".join(
+            f"<tr><th>{name}</th>" + "".join(cell(_cell(hybrid_runs, name, lat))
+                                             for lat in cfg.latencies) + "</tr>"
+            for name in cfg.scenes)
+        h_bars = "".join(
+            f"<li>{b['scene']} &ge; {b['minimum_db']:.0f} dB at D = {b['latency']}: "
+            f"{b['attenuation_db']:.1f} dB <b>{'PASS' if b['passed'] else 'MISS'}</b></li>"
+            for b in level_bars(hybrid_runs, cfg))
+        hybrid = (f"<h2>The same sweep with the hybrid controller</h2><p>{HYBRID_LABEL}: the "
+                  "RLS phase adapts every eigenmode of the filtered reference at the same "
+                  "speed, so the weak modes that FxNLMS from zero needs minutes or more for "
+                  "are in place after 0.1 s, and FxNLMS keeps them while it tracks. Same "
+                  "plant, same μ, no knowledge of the primary path. "
+                  f"{sum(r.passed for r in hybrid_runs)} of {len(hybrid_runs)} cells pass.</p>"
+                  f"<table><tr><th>scene</th>"
+                  f"{''.join(f'<th>D = {lat}</th>' for lat in cfg.latencies)}</tr>"
+                  f"{h_rows}</table><ul>{h_bars}</ul>")
     scenes = "".join(f"<li><b>{n}</b>: {html.escape(describe(n))}</li>" for n in cfg.scenes)
     figs = "".join(f"<h2>{html.escape(title)}</h2><p>{html.escape(text)}</p>"
                    f"<img src='{fname}' alt='{html.escape(title)}'>"
@@ -351,6 +399,7 @@ I/O latency in samples (1 sample = 20.8 µs).</p>
 <table><tr><th>scene</th>{"".join(f"<th>D = {lat}</th>" for lat in cfg.latencies)}</tr>
 {rows}</table>
 <h2>Attenuation bars</h2><ul>{bars}</ul>
+{hybrid}
 <h2>Scenes</h2><ul>{scenes}</ul>
 {figs}
 <p><small>{len(runs)} runs in {elapsed:.0f} s; full numbers in results.json.</small></p>
@@ -364,18 +413,32 @@ def _finite_or_none(v: float) -> float | None:
     return v if math.isfinite(v) else None
 
 
-def results_json(runs: list[RunSummary], cfg: Settings, elapsed: float) -> dict[str, object]:
-    """Everything the report shows, as plain JSON (infinities become null)."""
+def _json_cells(runs: list[RunSummary]) -> list[dict[str, object]]:
     cells = []
     for r in runs:
         row = {k: v for k, v in r.__dict__.items() if k not in ("times", "att_over_time")}
         row.update(gap_db=r.gap_db, passed=r.passed,
                    convergence_s=_finite_or_none(r.convergence_s),
-                   seconds_to_bound=_finite_or_none(r.seconds_to_bound))
+                   seconds_to_bound=_finite_or_none(r.seconds_to_bound),
+                   mode_limit_db=_finite_or_none(r.mode_limit_db))
         cells.append(row)
-    return {"settings": cfg.__dict__, "gap_bar_db": GAP_BAR_DB, "elapsed_s": elapsed,
-            "cells_passed": sum(r.passed for r in runs), "cells": len(runs),
-            "level_bars": level_bars(runs, cfg), "runs": cells}
+    return cells
+
+
+def results_json(runs: list[RunSummary], cfg: Settings, elapsed: float,
+                 hybrid_runs: list[RunSummary] | None = None) -> dict[str, object]:
+    """Everything the report shows, as plain JSON (infinities and NaN become null)."""
+    out: dict[str, object] = {
+        "settings": cfg.__dict__, "gap_bar_db": GAP_BAR_DB, "elapsed_s": elapsed,
+        "cells_passed": sum(r.passed for r in runs), "cells": len(runs),
+        "level_bars": level_bars(runs, cfg), "runs": _json_cells(runs)}
+    if hybrid_runs:
+        out["hybrid"] = {"controller": HYBRID_LABEL,
+                         "cells_passed": sum(r.passed for r in hybrid_runs),
+                         "cells": len(hybrid_runs),
+                         "level_bars": level_bars(hybrid_runs, cfg),
+                         "runs": _json_cells(hybrid_runs)}
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -392,6 +455,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--scenes", default=",".join(scene_names()),
                    help="comma-separated scene names")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-hybrid", action="store_true",
+                   help="skip the hybrid controller's run per cell")
     a = p.parse_args(argv)
     try:
         latencies = tuple(int(v) for v in a.latencies.split(","))
@@ -411,19 +476,21 @@ def main(argv: list[str] | None = None) -> int:
         p.error(f"--mu must be a positive number, got {a.mu}")
     if a.taps <= 0 or a.block <= 0:
         p.error("--taps and --block must be positive")
-    cfg = Settings(a.seconds, a.mu, a.taps, a.block, a.ear_noise_db, latencies, scenes, a.seed)
+    cfg = Settings(a.seconds, a.mu, a.taps, a.block, a.ear_noise_db, latencies, scenes, a.seed,
+                   hybrid=not a.no_hybrid)
     a.out.mkdir(parents=True, exist_ok=True)
     print(f"Simulating {len(scenes)} scenes x {len(latencies)} latencies, "
           f"{cfg.seconds:g} s each (FxNLMS, L={cfg.taps}, mu={cfg.mu}, block={cfg.block})",
           flush=True)
     t0 = time.perf_counter()
-    runs, spectra = run_sweep(cfg)
+    runs, spectra, hybrid_runs = run_sweep(cfg)
     figures = plot(runs, spectra, cfg, a.out)
     elapsed = time.perf_counter() - t0
-    write_html(runs, figures, cfg, a.out, elapsed)
-    (a.out / "results.json").write_text(json.dumps(results_json(runs, cfg, elapsed), indent=1))
+    write_html(runs, figures, cfg, a.out, elapsed, hybrid_runs)
+    (a.out / "results.json").write_text(
+        json.dumps(results_json(runs, cfg, elapsed, hybrid_runs), indent=1))
     print()
-    print(summary_table(runs, cfg))
+    print(summary_table(runs, cfg, hybrid_runs))
     print(f"\nReport: {a.out / 'index.html'} ({elapsed:.0f} s)")
     return 0
 

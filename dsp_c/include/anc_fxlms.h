@@ -31,9 +31,31 @@
  * then FxNLMS continues from those weights.
  *
  * Divergence guard: non-finite y or e, |y[n]| > max_weight_norm ||x_n|| (impossible for
- * weights within the bound), or ||W|| > max_weight_norm (checked per call),
- * reset W and the histories (a hybrid controller restarts its RLS phase), increment
- * `resets`, and output y = 0 for that sample (for the whole call when the norm tripped).
+ * weights within the bound), ||W|| > max_weight_norm (checked per call on the weights
+ * anc_fxlms_weights_f32 returns, pending updates included), or, in
+ * anc_fxlms_adapt_f32 with `emitted` given, the ear-level check below, reset W and the
+ * histories (a hybrid controller restarts its RLS phase), increment `resets`, and output
+ * y = 0 for that sample (for the whole call when a per-call check tripped).
+ *
+ * Ear-level check (max_ear_gain = G > 0; 0 disables it): the noise the ear would hear
+ * without ANC is reconstructed from the error and the emitted anti-noise,
+ *   d_hat[n] = e[n] - S_hat^T u_n,
+ * and both energies are smoothed with a window of ANC_EAR_WINDOW samples
+ * (E <- (1 - 1/ANC_EAR_WINDOW) E + v^2, both restarted at a reset). After each call,
+ * E_e > G^2 E_d + tiny trips the guard: the controller is making the ear more than
+ * 20 log10(G) dB louder than no ANC would. The hybrid's RLS phase is not judged (its
+ * start-up transient makes a few samples louder by design; the phase is bounded by
+ * hybrid_samples and the output bound). A
+ * diverging controller (step size too large for the loop delay) is caught within a few
+ * milliseconds of its error starting to grow, long before ||W|| reaches max_weight_norm.
+ * Such a trip also halves the step size actually used, mu_eff = mu * step_scale
+ * (step_scale starts at 1, stops halving at ANC_MIN_STEP_SCALE, and only init restores
+ * it): a step that made the loop diverge once would make it diverge again from W = 0,
+ * and FxLMS stays stable for every step below a limit set by the loop delay.
+ * With an S_hat far from S (e.g. a 60 degree phase error) d_hat carries (S - S_hat) u, so
+ * the check loses sensitivity; the output bound above still applies. It costs M
+ * multiply-adds per sample, and only in anc_fxlms_adapt_f32 with `emitted` (the
+ * deployment's shape: a fast path plays W, the controller adapts on what was played).
  *
  * State: anc_fxlms_state_len_f32(L, M, hybrid_taps) floats; hybrid_taps = 0 when the
  * algorithm is not ANC_FX_HYBRID. W starts at the first 64-byte boundary of the buffer.
@@ -63,7 +85,13 @@ typedef struct {
     uint32_t hybrid_samples;   /* hybrid only: length of the RLS phase */
     float lam;                 /* hybrid only: RLS forgetting factor (0, 1] */
     float delta;               /* hybrid only: RLS regularization > 0 */
+    float max_ear_gain;        /* ear-level guard G (amplitude ratio) >= 1, or 0: off */
 } anc_fxlms_config_f32;
+
+/* smoothing window of the ear-level check, samples */
+#define ANC_EAR_WINDOW 512u
+/* smallest step_scale the ear-level check backs off to (2^-10) */
+#define ANC_MIN_STEP_SCALE 0.0009765625f
 
 typedef struct {
     uint32_t num_taps;         /* L */
@@ -87,13 +115,18 @@ typedef struct {
     float pending_gain[4];     /* update steps g_n .. g_{n-3} (g = -mu e / (eps + ||r||^2)
                                   for FxNLMS) not yet applied to weights */
     uint32_t since_refresh;
+    float *ear_u;              /* [2M] emitted anti-noise ring of the ear-level check */
+    uint32_t ear_pos;
+    double ear_e;              /* smoothed e^2 */
+    double ear_d;              /* smoothed d_hat^2 */
+    float step_scale;          /* mu_eff / mu, halved by each ear-level trip */
     uint64_t samples;          /* samples adapted since init/reset */
     uint32_t resets;           /* divergence-guard count */
 } anc_fxlms_instance_f32;
 
 uint32_t anc_fxlms_state_len_f32(uint32_t num_taps, uint32_t sec_taps, uint32_t hybrid_taps);
 /* Fills cfg with defaults: FxNLMS, mu 0.1, eps 1e-6, no leak, max_weight_norm 1e3,
-   hybrid 64 taps for 4800 samples, lam 0.999, delta 0.01. */
+   hybrid 64 taps for 4800 samples, lam 0.999, delta 0.01, max_ear_gain 3.162 (10 dB). */
 void anc_fxlms_default_config_f32(anc_fxlms_config_f32 *cfg);
 anc_status anc_fxlms_init_f32(anc_fxlms_instance_f32 *s, uint32_t num_taps,
                               const float *sec_path, uint32_t sec_taps,

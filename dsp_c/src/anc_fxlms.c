@@ -34,7 +34,7 @@ uint32_t anc_fxlms_state_len_f32(uint32_t num_taps, uint32_t sec_taps, uint32_t 
 {
     return ANC_ALIGN_SLACK + num_taps + sec_taps + 2u * x_period(num_taps, sec_taps) +
            2u * r_period(num_taps) +
-           2u * sec_taps + hybrid_taps * hybrid_taps + hybrid_taps;
+           4u * sec_taps + hybrid_taps * hybrid_taps + hybrid_taps;
 }
 
 void anc_fxlms_default_config_f32(anc_fxlms_config_f32 *cfg)
@@ -44,6 +44,7 @@ void anc_fxlms_default_config_f32(anc_fxlms_config_f32 *cfg)
     cfg->eps = 1e-6f;
     cfg->leak = 0.0f;
     cfg->max_weight_norm = 1e3f;
+    cfg->max_ear_gain = 3.1622777f;
     cfg->hybrid_taps = 64u;
     cfg->hybrid_samples = 4800u;
     cfg->lam = 0.999f;
@@ -58,7 +59,8 @@ static int valid_config(const anc_fxlms_config_f32 *c, uint32_t num_taps)
     }
     if (!anc_finite_param(c->eps) || c->eps < 0.0f || !anc_finite_param(c->leak) ||
         c->leak < 0.0f || c->leak >= 1.0f || !anc_finite_param(c->max_weight_norm) ||
-        c->max_weight_norm <= 0.0f) {
+        c->max_weight_norm <= 0.0f || !anc_finite_param(c->max_ear_gain) ||
+        (c->max_ear_gain != 0.0f && c->max_ear_gain < 1.0f)) {
         return 0;
     }
     if (c->algorithm == ANC_FX_HYBRID &&
@@ -107,7 +109,12 @@ anc_status anc_fxlms_init_f32(anc_fxlms_instance_f32 *s, uint32_t num_taps,
     s->u_hist = s->r_hist + 2u * r_period(num_taps);
     s->p = s->u_hist + 2u * sec_taps;
     s->pi = s->p + hybrid_taps * hybrid_taps;
+    s->ear_u = s->pi + hybrid_taps;
     memcpy(s->sec_path, sec_path, sec_taps * sizeof(float));
+    /* the emitted ring holds what was physically played: a reset does not clear it */
+    memset(s->ear_u, 0, 2u * sec_taps * sizeof(float));
+    s->ear_pos = 0;
+    s->step_scale = 1.0f;
     s->resets = 0;
     anc_fxlms_reset_f32(s);
     return ANC_OK;
@@ -132,6 +139,8 @@ void anc_fxlms_reset_f32(anc_fxlms_instance_f32 *s)
     memset(s->cross, 0, sizeof s->cross);
     memset(s->pending_gain, 0, sizeof s->pending_gain);
     s->since_refresh = 0;
+    s->ear_e = 0.0;
+    s->ear_d = 0.0;
     s->samples = 0;
 }
 
@@ -237,6 +246,67 @@ static inline int healthy(float yn, float en, float r_new, float un, float bound
            yn * yn <= bound2 * ((float)x_energy + ANC_SILENCE_ENERGY);
 }
 
+/* ||W||^2 of the weights anc_fxlms_weights_f32 returns (pending steps applied): the
+   weights a fast path is given must be within the bound, not only the delayed ones. */
+static float effective_norm2(const anc_fxlms_instance_f32 *s)
+{
+    const float *rn = s->r_hist + s->r_pos;
+    float sum = 0.0f;
+    for (uint32_t k = 0; k < s->num_taps; ++k) {
+        float acc = s->weights[k];
+        for (unsigned j = ANC_FX_DELAY + 1u; j-- > 0;) {
+            acc = s->keep * acc + s->pending_gain[j] * rn[k + j];
+        }
+        sum += acc * acc;
+    }
+    return sum;
+}
+
+/* ||W_eff|| <= max_weight_norm, W_eff as above. The triangle inequality
+   ||W_eff|| <= ||w|| + sum_j |g_j| ||r_{n-j}|| (keep <= 1) settles it with vector dot
+   products; only weights near the bound need the exact sum. */
+static int effective_norm_within(const anc_fxlms_instance_f32 *s)
+{
+    const uint32_t L = s->num_taps;
+    const float *rn = s->r_hist + s->r_pos;
+    const double bound = s->cfg.max_weight_norm;
+    double upper = sqrt((double)anc_dot(s->weights, s->weights, L));
+    for (unsigned j = 0; j <= ANC_FX_DELAY; ++j) {
+        upper += fabs((double)s->pending_gain[j]) * sqrt((double)anc_dot(rn + j, rn + j, L));
+    }
+    if (upper <= bound) {
+        return 1;
+    }
+    const float norm2 = effective_norm2(s);
+    return norm2 <= s->cfg.max_weight_norm * s->cfg.max_weight_norm;
+}
+
+/* The ear-level check over one played block (see anc_fxlms.h); returns 0 when the
+   controller makes the ear more than max_ear_gain louder than no ANC. */
+static int ear_check(anc_fxlms_instance_f32 *s, const float *err, const float *emitted,
+                     uint32_t block_size)
+{
+    const uint32_t M = s->sec_taps;
+    const double forget = 1.0 - 1.0 / (double)ANC_EAR_WINDOW;
+    double ee = s->ear_e;
+    double ed = s->ear_d;
+    for (uint32_t i = 0; i < block_size; ++i) {
+        (void)anc_ring_push(s->ear_u, M, &s->ear_pos, isfinite(emitted[i]) ? emitted[i] : 0.0f);
+        const double e = isfinite(err[i]) ? err[i] : 0.0;
+        const double dh = e - anc_dot(s->sec_path, s->ear_u + s->ear_pos, M);
+        ee = forget * ee + e * e;
+        ed = forget * ed + dh * dh;
+    }
+    s->ear_e = ee;
+    s->ear_d = ed;
+    const double g = s->cfg.max_ear_gain;
+    /* the hybrid's RLS phase is not judged: its start-up transient is a few louder
+       samples by design, and the phase ends after hybrid_samples */
+    const int rls_phase = s->cfg.algorithm == ANC_FX_HYBRID &&
+                          s->samples < s->cfg.hybrid_samples;
+    return rls_phase || ee <= g * g * ed + 1e-30;
+}
+
 /* The shared loop; emitted == NULL means "the anti-noise is what we output". Same
    structure as anc_lms_f32: samples go in pairs (n, n+1) through one pass over W, which
    applies the steps of samples n-1-K and n-K and computes W^T x_n and W^T x_{n+1}; the
@@ -257,7 +327,7 @@ static void run(anc_fxlms_instance_f32 *s, const float *ref, const float *err, f
     float *w = s->weights;   /* not restrict: a guard trip resets it through s */
     const int hybrid = s->cfg.algorithm == ANC_FX_HYBRID;
     const int normalized = s->cfg.algorithm != ANC_FX_LMS;
-    const double mu = s->cfg.mu;
+    const double mu = (double)s->cfg.mu * s->step_scale;
     const double eps = s->cfg.eps;
     const float bound2 = s->cfg.max_weight_norm * s->cfg.max_weight_norm;
     fx_loop t;
@@ -385,8 +455,7 @@ static void run(anc_fxlms_instance_f32 *s, const float *ref, const float *err, f
     }
     memcpy(s->pending_gain, t.g, sizeof t.g);
     s->since_refresh = t.since_refresh;
-    const float norm2 = anc_dot(w, w, L);
-    if (!(norm2 <= s->cfg.max_weight_norm * s->cfg.max_weight_norm)) {
+    if (!effective_norm_within(s)) {
         guard_trip(s);
         if (y != NULL) {
             memset(y, 0, block_size * sizeof(float));
@@ -404,7 +473,17 @@ void anc_fxlms_adapt_f32(anc_fxlms_instance_f32 *s, const float *ref, const floa
                          const float *emitted, uint32_t block_size)
 {
     /* with emitted == NULL the controller's own output stands in for the emitted signal */
+    const uint32_t resets = s->resets;
     run(s, ref, err, NULL, emitted, block_size);
+    /* the check keeps its ring of emitted samples current even when run() tripped, but a
+       call that already reset the controller is not judged twice */
+    if (emitted != NULL && s->cfg.max_ear_gain > 0.0f &&
+        !ear_check(s, err, emitted, block_size) && s->resets == resets) {
+        guard_trip(s);
+        if (s->step_scale > ANC_MIN_STEP_SCALE) {
+            s->step_scale *= 0.5f;
+        }
+    }
 }
 
 void anc_fxlms_weights_f32(const anc_fxlms_instance_f32 *s, float *out)

@@ -68,6 +68,13 @@ static void fxlms(void)
     cfg.leak = 1.0f;
     CHECK(anc_fxlms_init_f32(&s, 16, sec, 3, &cfg, state, len) == ANC_ERR_PARAM);
     anc_fxlms_default_config_f32(&cfg);
+    cfg.max_ear_gain = 0.5f;  /* a guard that trips while ANC makes the ear quieter */
+    CHECK(anc_fxlms_init_f32(&s, 16, sec, 3, &cfg, state, len) == ANC_ERR_PARAM);
+    cfg.max_ear_gain = NAN;
+    CHECK(anc_fxlms_init_f32(&s, 16, sec, 3, &cfg, state, len) == ANC_ERR_PARAM);
+    cfg.max_ear_gain = 0.0f;  /* off */
+    CHECK(anc_fxlms_init_f32(&s, 16, sec, 3, &cfg, state, len) == ANC_OK);
+    anc_fxlms_default_config_f32(&cfg);
     cfg.algorithm = (anc_fx_algorithm)7;
     CHECK(anc_fxlms_init_f32(&s, 16, sec, 3, &cfg, state, len) == ANC_ERR_PARAM);
     anc_fxlms_default_config_f32(&cfg);

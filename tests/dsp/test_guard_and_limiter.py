@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from dsp_c import ClosedLoop, FxLms, Limiter, Lms, Nlms, Rls, measured_secondary_path
 from tests.dsp.helpers import decaying_fir, fir_out, misalignment_db, white
@@ -89,3 +90,56 @@ def test_limiter_blocks_non_finite_input() -> None:
     y = lim.process(x)
     np.testing.assert_array_equal(y, [np.float32(0.1), 0, 0, 0, np.float32(0.2)])
     assert lim.blocked == 3
+
+
+def _ear_rise_db(scene_name: str, mu: float, max_ear_gain_db: float | None
+                 ) -> tuple[float, float, int]:
+    """Closed loop (demo plant, latency 16, 2 s of `scene_name`) with FxNLMS step `mu`: the
+    ear level with ANC over no ANC for the whole run and for the loudest 10 ms (dB), and
+    the guard resets."""
+    from dsp_c.sim.plant import estimate_secondary, make_plant
+    from dsp_c.sim.scenes import scene
+
+    plant = make_plant(0)
+    x = scene(scene_name, 2.0, plant.fs, 0)
+    c = FxLms(taps=256, sec_path=estimate_secondary(plant.secondary, 16, 0.0, 0, 0.0), mu=mu,
+              max_ear_gain_db=max_ear_gain_db)
+    loop = ClosedLoop(primary=plant.primary, secondary=plant.secondary, latency=16,
+                      controller=c, block=32)
+    d, e, _ = (v.astype(np.float64) for v in loop.run(x))
+    n = d.size // 480 * 480
+    ed = (d[:n] ** 2).reshape(-1, 480).mean(axis=1)
+    ee = (e[:n] ** 2).reshape(-1, 480).mean(axis=1)
+    overall = 10 * np.log10(ee.sum() / ed.sum())
+    return float(overall), float(np.max(10 * np.log10(ee / ed))), c.resets
+
+
+@pytest.mark.parametrize("scene_name", ["engine", "pink", "white"])
+@pytest.mark.parametrize("mu", [1.0, 4.0])
+def test_ear_guard_bounds_a_too_large_step(scene_name: str, mu: float) -> None:
+    """mu 1 and 4 are 100x and 400x the demo's step: FxNLMS diverges at this loop delay.
+    Without the ear-level guard only the output bound (max_weight_norm 1e3) stops it and
+    the ear is ~60 dB louder than without ANC. The guard (10 dB) resets the controller and
+    halves its step each time, so the step settles below the stability limit after a few
+    resets. Bounds: the guard's 10 dB threshold plus what a runaway adds while the smoothed
+    energy (512 samples) catches up with it: at most 15 dB louder over the 2 s run
+    (measured up to 12 dB, almost all of it in the first resets) and 40 dB in any 10 ms
+    window (measured up to 34 dB)."""
+    off_overall, _, _ = _ear_rise_db(scene_name, mu, None)
+    overall, worst, resets = _ear_rise_db(scene_name, mu, 10.0)
+    assert off_overall > 40.0, off_overall  # the scenario really runs away without it
+    assert 0 < resets <= 12, resets  # 2^-12 of the step is stable here
+    assert overall < 15.0, overall
+    assert worst < 40.0, worst
+
+
+def test_ear_guard_does_not_trip_on_a_converging_loop() -> None:
+    overall, _, resets = _ear_rise_db("engine", 0.01, 10.0)  # the demo's step
+    assert resets == 0
+    assert overall < -10.0
+
+def test_ear_gain_argument_is_checked() -> None:
+    primary, secondary = paths()
+    for bad in (-1.0, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="max_ear_gain_db"):
+            FxLms(taps=16, sec_path=measured_secondary_path(secondary, 1), max_ear_gain_db=bad)

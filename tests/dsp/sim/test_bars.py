@@ -13,7 +13,11 @@ What does not hold: engine hum at 16 and 32 samples, and the 1.5 dB gap in the c
 the bound relies on eigenmodes of the filtered reference 40–80 dB below the strongest. There
 the shortfall is FxNLMS's convergence time: the slow-mode model (metrics.ModeAnalysis)
 predicts the controller's figure, and says how long it would need to get near the bound.
-`test_misses_are_the_convergence_time_of_slow_modes` pins that explanation down.
+`test_misses_are_the_convergence_time_of_slow_modes` pins that explanation down, and
+`test_an_rls_start_recovers_what_fxnlms_misses` checks it independently: the hybrid
+controller (the same FxNLMS after a 0.1 s filtered-x RLS start) meets the engine bar at 16
+samples and the 1.5 dB gap in 45 of the 54 cells. Neither controller meets the engine bar at
+32 samples (hybrid 28.6 dB, bound 35.0 dB).
 """
 
 from __future__ import annotations
@@ -85,6 +89,51 @@ def test_misses_are_the_convergence_time_of_slow_modes(scene: str, latency: int)
         f"{scene} at D={latency}: controller {r.attenuation_db:.1f} dB, "
         f"model {r.mode_limit_db:.1f} dB: the loop loses more than convergence time explains")
     assert r.seconds_to_bound > 10 * SECONDS, r.seconds_to_bound
+
+
+@cache
+def hybrid_cell(scene: str, latency: int) -> SceneResult:
+    """The same cell with the hybrid controller (dsp_c.FxLms defaults: filtered-x RLS on the
+    first 64 taps for 0.1 s, then FxNLMS with the sweep's μ on all 256)."""
+    return run_scene(scene, latency, taps=TAPS, seconds=SECONDS, mu=MU, block=BLOCK,
+                     ear_noise_db=EAR_NOISE_DB, algorithm="hybrid")
+
+
+@pytest.mark.parametrize("latency", [8, 16])
+def test_hybrid_engine_hum_at_least_30_db(latency: int) -> None:
+    """The engine bar FxNLMS misses at 16 samples (28.6 dB): the hybrid meets it (41.5 dB).
+    At 32 samples neither does (FxNLMS 16.1, hybrid 28.6 dB, bound 35.0)."""
+    r = hybrid_cell("engine", latency)
+    _ok(r)
+    assert r.attenuation_db >= 30.0, f"hybrid, engine at D={latency}: {r.attenuation_db:.1f} dB"
+
+
+# Cells FxNLMS misses by 1.8-18 dB and the hybrid reaches (45 of the 54 sweep cells pass
+# with the hybrid, 27 with FxNLMS; `make demo` prints both tables).
+HYBRID_NEAR_BOUND = [("engine", 16), ("aircraft", 4), ("traffic", 8), ("white", 1),
+                     ("pink", 4), ("brown", 8), ("band", 4)]
+
+
+@pytest.mark.parametrize(("scene", "latency"), HYBRID_NEAR_BOUND)
+def test_hybrid_within_1_5_db_of_the_wiener_bound(scene: str, latency: int) -> None:
+    r = hybrid_cell(scene, latency)
+    _ok(r)
+    assert sweep_cell(scene, latency).gap_db > GAP_BAR_DB  # FxNLMS misses here
+    assert r.gap_db <= GAP_BAR_DB, (
+        f"hybrid, {scene} at D={latency}: {r.attenuation_db:.1f} dB, bound {r.bound_db:.1f} dB")
+
+
+@pytest.mark.parametrize(("scene", "latency"), MISSES)
+def test_an_rls_start_recovers_what_fxnlms_misses(scene: str, latency: int) -> None:
+    """An independent check of the slow-mode explanation: the same loop, step size and
+    filter length, only started by 0.1 s of RLS (which adapts every eigenmode at the same
+    speed), gains at least 3 dB in every cell FxNLMS misses (measured 4-13 dB). A shortfall
+    of the loop itself (latency handling, Ŝ, the fast path) would not move."""
+    fx, hy = sweep_cell(scene, latency), hybrid_cell(scene, latency)
+    _ok(hy)
+    assert hy.attenuation_db >= fx.attenuation_db + 3.0, (
+        f"{scene} at D={latency}: FxNLMS {fx.attenuation_db:.1f} dB, "
+        f"hybrid {hy.attenuation_db:.1f} dB")
 
 
 @pytest.mark.parametrize(("scene", "latency"), [("engine", 1), ("engine", 32), ("band", 1),
