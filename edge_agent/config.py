@@ -28,6 +28,9 @@ from edge_agent.outbox import DEFAULT_CAPACITY, SYNCHRONOUS_MODES
 from protocol import schemas, topics
 
 AUDIO_BACKENDS = ("sim", "wav", "alsa")
+# Step size that converges without divergence resets on every simulator scene with FxNLMS
+# and 32-sample block commits (0.05 and above trip the divergence guard on some scenes).
+DEFAULT_MU = 0.02
 T = TypeVar("T")
 
 
@@ -85,7 +88,7 @@ class AudioConfig:
     mode: str = "anc"
     algorithm: str = "fxnlms"
     taps: int = 256
-    mu: float = 0.1
+    mu: float = DEFAULT_MU
     leak: float = 0.0
     sim: SimAudioConfig = field(default_factory=SimAudioConfig)
     wav: WavAudioConfig | None = None
@@ -265,7 +268,7 @@ def _audio(s: _Section) -> AudioConfig:
         mode=s.string("mode", "anc", _shadow_enum("anc", "mode")),
         algorithm=s.string("algorithm", "fxnlms", _shadow_enum("anc", "algorithm")),
         taps=s.integer("taps", int(taps_lo), int(taps_hi), 256),
-        mu=s.number("mu", mu_lo, mu_hi, 0.1, lo_exclusive=mu_excl),
+        mu=s.number("mu", mu_lo, mu_hi, DEFAULT_MU, lo_exclusive=mu_excl),
         leak=s.number("leak", leak_lo, leak_hi, 0.0),
         sim=_read(s.sub("sim"), _sim) if "sim" in s.table else SimAudioConfig(),
         wav=_read(s.sub("wav"), lambda w: _wav(w, check_files=backend == "wav"))

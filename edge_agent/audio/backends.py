@@ -25,14 +25,13 @@ import numpy as np
 import scipy.io.wavfile
 from dsp_c._anc_cffi import lib
 
-from dsp_c._checks import FloatArray, float_ptr
+from dsp_c._checks import FloatArray, bound_call, float_ptr
 from dsp_c.filters import Fir
 from dsp_c.sim import emergency as emergency_sounds
 from dsp_c.sim.plant import end_to_end_secondary, estimate_secondary, make_plant
 from dsp_c.sim.scenes import LEVEL_RMS, SCENES, scene
 from edge_agent.audio.api import InjectSound
 from edge_agent.audio.chain import DspChain
-from edge_agent.audio.fastpath import bound
 
 DEFAULT_LATENCY = 1
 SCENE_SECONDS = 10.0  # the sim scene is generated once and looped
@@ -103,9 +102,9 @@ class SimBackend(Backend):
     def attach(self, chain: DspChain) -> None:
         super().attach(chain)
         n = self.block
-        self._run_p = bound(self._p, lib.anc_fir_f32, self._p._inst, float_ptr(chain.x),
+        self._run_p = bound_call(self._p, lib.anc_fir_f32, self._p._inst, float_ptr(chain.x),
                             float_ptr(self.d), n, buffers=(chain.x, self.d))
-        self._run_s = bound(self._s, lib.anc_fir_f32, self._s._inst, float_ptr(chain.y),
+        self._run_s = bound_call(self._s, lib.anc_fir_f32, self._s._inst, float_ptr(chain.y),
                             float_ptr(self.s), n, buffers=(chain.y, self.s))
 
     def inject(self, change: InjectSound, now_sample: int) -> None:
@@ -147,13 +146,23 @@ class SimBackend(Backend):
 def read_wav(path: Path, fs: int, min_channels: int = 1) -> np.ndarray:
     """(samples, channels) float32 in ±1 from a PCM or float WAV, with clear errors."""
     try:
-        with warnings.catch_warnings():  # unknown chunks are skipped: not our concern
-            warnings.simplefilter("ignore", scipy.io.wavfile.WavFileWarning)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", scipy.io.wavfile.WavFileWarning)
             rate, data = scipy.io.wavfile.read(path, mmap=False)
     except FileNotFoundError:
         raise WavError(f"{path}: no such file") from None
-    except (ValueError, EOFError, OSError, wave.Error, IndexError, struct.error) as exc:
+    except UnboundLocalError:  # scipy: the RIFF chunk ends before its 'fmt ' or 'data' chunk
+        raise WavError(f"{path}: truncated WAV header: the RIFF chunk ends before its "
+                       "'fmt ' or 'data' chunk") from None
+    except (EOFError, struct.error) as exc:
+        raise WavError(f"{path}: truncated WAV header ({exc})") from None
+    except (ValueError, OSError, wave.Error, IndexError) as exc:
+        if "end of file" in str(exc):
+            raise WavError(f"{path}: truncated WAV header ({exc})") from None
         raise WavError(f"{path}: not a usable WAV file ({exc})") from None
+    for w in caught:  # unknown chunks are skipped (not our concern); a short file is an error
+        if "EOF prematurely" in str(w.message):
+            raise WavError(f"{path}: truncated sample data ({w.message})")
     if rate != fs:
         raise WavError(f"{path}: sample rate {rate} Hz, expected {fs} Hz")
     if data.ndim == 1:
@@ -203,7 +212,7 @@ class WavBackend(Backend):
 
     def attach(self, chain: DspChain) -> None:
         super().attach(chain)
-        self._run_s = bound(self._s, lib.anc_fir_f32, self._s._inst, float_ptr(chain.y),
+        self._run_s = bound_call(self._s, lib.anc_fir_f32, self._s._inst, float_ptr(chain.y),
                             float_ptr(self.s), self.block, buffers=(chain.y, self.s))
 
     def capture(self) -> bool:

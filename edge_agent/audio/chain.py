@@ -21,13 +21,12 @@ import numpy as np
 from dsp_c._anc_cffi import lib
 
 from dsp_c import FxLms
-from dsp_c._checks import FloatArray, float_ptr
+from dsp_c._checks import FloatArray, bound_call, float_ptr
 from dsp_c.filters import Fir, Limiter
 from edge_agent.audio.fastpath import (
     FastPath,
     bind_adapt,
     bind_weights,
-    bound,
     resized,
     seed_weights,
 )
@@ -72,7 +71,7 @@ class DspChain:
 
     def _bind2(self, fn: Any, inst: Any, a: FloatArray, b: FloatArray) -> Callable[[], None]:
         """rt() runs fn(inst, a, b, n): one C call over buffers bound once."""
-        return bound(self, fn, inst, float_ptr(a), float_ptr(b), a.size, buffers=(a, b))
+        return bound_call(self, fn, inst, float_ptr(a), float_ptr(b), a.size, buffers=(a, b))
 
     # --- configuration (between blocks) -------------------------------------------------
 

@@ -16,11 +16,14 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import ctypes
 import gc
 import mmap
 import multiprocessing
 import os
 import queue
+import signal
+import sys
 import tempfile
 import threading
 import time
@@ -216,9 +219,34 @@ def _realtime_priority(priority: int) -> int:
     return priority
 
 
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+PARENT_CHECK_BLOCKS = 250  # blocks between parent-pid checks (≈ 0.17 s at 48 kHz / 32)
+
+
+def _die_with_parent(parent_pid: int) -> bool:
+    """Ask Linux to SIGTERM this process when its parent dies; False if it already has.
+
+    prctl(PR_SET_PDEATHSIG) fires when the thread that started this process exits, so the
+    engine must be started from a thread that lives as long as the agent (the main thread).
+    Where prctl is not available the loop's parent-pid check still ends the process.
+    """
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    return os.getppid() == parent_pid  # the parent may have died before prctl
+
+
 def _child_main(audio: AudioConfig, emergency: EmergencyConfig, path: str,
-                changes: Connection, errors: Connection, paced: bool, priority: int) -> None:
-    """The loop process: attach the state, build backend and chain, run until stopped."""
+                changes: Connection, errors: Connection, paced: bool, priority: int,
+                parent_pid: int) -> None:
+    """The loop process: attach the state, build backend and chain, run until stopped.
+
+    It also stops when its parent is gone (SIGKILLed agent): by PR_SET_PDEATHSIG on Linux,
+    and by a parent-pid check every PARENT_CHECK_BLOCKS blocks everywhere.
+    """
+    if not _die_with_parent(parent_pid):
+        return
     backend: Backend | None = None
     try:
         with open(path, "r+b") as f:
@@ -226,11 +254,16 @@ def _child_main(audio: AudioConfig, emergency: EmergencyConfig, path: str,
         state = SharedState(memoryview(mm))
         backend = make_backend(audio)
         core = LoopCore(audio, emergency, backend, state)
-        slots, applied = state.slots, 0
-        i_sent, i_applied = SLOT["cmd_sent"], SLOT["cmd_applied"]
+        slots, applied, countdown = state.slots, 0, PARENT_CHECK_BLOCKS
+        i_sent, i_applied, i_stop = SLOT["cmd_sent"], SLOT["cmd_applied"], SLOT["stop"]
 
         def poll() -> None:
-            nonlocal applied
+            nonlocal applied, countdown
+            countdown -= 1
+            if countdown == 0:
+                countdown = PARENT_CHECK_BLOCKS
+                if os.getppid() != parent_pid:
+                    slots[i_stop] = 1
             if slots[i_sent] != applied:
                 while slots[i_sent] != applied:
                     core.apply(changes.recv())
@@ -302,7 +335,7 @@ class ProcessEngine(_Engine):
         self._proc = self._ctx.Process(
             target=_child_main, name="anc-audio-loop", daemon=True,
             args=(self.audio, self.emergency_config, self._path, self._recv, self._err_send,
-                  self.paced, self.rt_priority))
+                  self.paced, self.rt_priority, os.getpid()))
         self._proc.start()
         deadline = time.monotonic() + START_TIMEOUT_S
         while self.state.get("ready") == 0:

@@ -1,8 +1,9 @@
 """Bindings the block loop needs beyond dsp_c's classes: the fast path, and moving
 weights between an FxLms controller and it, with every buffer bound once.
 
-Each bound call is a functools.partial over the CFFI function: calling it runs the C call
-and no Python frame of its own. It keeps the arrays (and the owner of the C state) alive.
+Each bound call is `dsp_c._checks.bound_call`: a functools.partial over the CFFI function
+that runs the C call and no Python frame of its own, and keeps the bound arrays and the
+owner of the C state (the FastPath or the FxLms controller) alive for as long as it exists.
 
 The fast path (dsp_c/include/anc_fastpath.h) applies W sample by sample and crossfades
 to newly committed weights over `fade_len` samples, so a commit never clicks.
@@ -10,23 +11,20 @@ to newly committed weights over `fade_len` samples, so a commit never clicks.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
-from typing import Any
 
 import numpy as np
 from dsp_c._anc_cffi import ffi, lib
 
 from dsp_c import FxLms
-from dsp_c._checks import FloatArray, check_status, float_ptr, new_state, signal_out
-
-
-def bound(owner: object, func: Any, *args: Any, buffers: tuple[FloatArray, ...]
-          ) -> Callable[[], None]:
-    """func(*args) as a zero-argument call that keeps owner and buffers alive."""
-    call = functools.partial(func, *args)
-    call.__dict__.update(owner=owner, buffers=buffers)
-    return call
+from dsp_c._checks import (
+    FloatArray,
+    bound_call,
+    check_status,
+    float_ptr,
+    new_state,
+    signal_out,
+)
 
 
 class FastPath:
@@ -42,13 +40,14 @@ class FastPath:
     def bind(self, x: FloatArray, y: FloatArray) -> Callable[[], None]:
         """rt() filters x into y: one C call, nothing allocated."""
         signal_out("y", y, x.size)
-        return bound(self, lib.anc_fastpath_f32, self._inst, float_ptr(x), float_ptr(y), x.size,
-                     buffers=(x, y))
+        return bound_call(self, lib.anc_fastpath_f32, self._inst, float_ptr(x), float_ptr(y),
+                          x.size, buffers=(x, y))
 
     def bind_commit(self, w: FloatArray) -> Callable[[], None]:
         """rt() commits the current content of w (length taps)."""
         signal_out("w", w, self.taps)
-        return bound(self, lib.anc_fastpath_commit_f32, self._inst, float_ptr(w), buffers=(w,))
+        return bound_call(self, lib.anc_fastpath_commit_f32, self._inst, float_ptr(w),
+                          buffers=(w,))
 
     def prime(self, history: FloatArray, w: FloatArray) -> None:
         """Start from weights w, as if it had been running over `history` (oldest first)."""
@@ -67,14 +66,14 @@ def bind_adapt(ctrl: FxLms, ref: FloatArray, err: FloatArray, emitted: FloatArra
     n = ref.size
     for name, a in (("ref", ref), ("err", err), ("emitted", emitted)):
         signal_out(name, a, n)
-    return bound(ctrl, lib.anc_fxlms_adapt_f32, ctrl._inst, float_ptr(ref), float_ptr(err),
-                 float_ptr(emitted), n, buffers=(ref, err, emitted))
+    return bound_call(ctrl, lib.anc_fxlms_adapt_f32, ctrl._inst, float_ptr(ref),
+                      float_ptr(err), float_ptr(emitted), n, buffers=(ref, err, emitted))
 
 
 def bind_weights(ctrl: FxLms, out: FloatArray) -> Callable[[], None]:
     """rt() copies the controller's current W into out."""
     signal_out("out", out, ctrl.taps)
-    return bound(ctrl, lib.anc_fxlms_weights_f32, ctrl._inst, float_ptr(out), buffers=(out,))
+    return bound_call(ctrl, lib.anc_fxlms_weights_f32, ctrl._inst, float_ptr(out), buffers=(out,))
 
 
 def seed_weights(ctrl: FxLms, w: FloatArray) -> None:

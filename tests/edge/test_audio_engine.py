@@ -265,6 +265,37 @@ def test_adaptation_statistics_match_a_direct_computation() -> None:
     assert eng.adaptation_statistics() is None  # taken: accumulation restarts
 
 
+def test_adaptation_statistics_follow_the_running_tap_count() -> None:
+    """Taps changed after start (shadow → SetController, or a loaded filter of another
+    length): the statistics and the adapt request use the running controller's count."""
+    from edge_agent.adapt import build_request
+
+    eng = engine(taps=256)
+    eng.run(PER_S // 4)
+    assert eng.request(SetController(taps=128))
+    eng.run(PER_S // 2)
+    stats = eng.adaptation_statistics()
+    assert stats is not None and eng.stats().taps == 128
+    assert (stats.taps, len(stats.r_autocorr), len(stats.rd_crosscorr)) == (128, 128, 128)
+    assert build_request(stats, current_version=0)["taps"] == 128
+    assert eng.request(LoadFilter.from_array(3, np.zeros(96, np.float32)))
+    eng.run(PER_S // 2)
+    stats = eng.adaptation_statistics()
+    assert stats is not None and (stats.taps, len(stats.r_autocorr)) == (96, 96)
+    assert stats.samples <= PER_S // 2 * B  # nothing gathered for 128 taps is carried over
+
+
+@pytest.mark.parametrize("scene", ["engine", "aircraft", "traffic", "babble", "fan", "white",
+                                   "pink", "brown", "band"])
+def test_default_step_size_converges_on_every_scene(scene: str) -> None:
+    """The configured default mu adapts without tripping the divergence guard."""
+    eng = InlineEngine(AudioConfig(sim=SimAudioConfig(scene=scene)), EmergencyConfig())
+    eng.run(8 * PER_S)
+    stats = eng.stats()
+    assert stats.divergence_resets == 0, stats.mu
+    assert stats.attenuation_db is not None and stats.attenuation_db > 15.0, stats
+
+
 def test_steady_state_allocates_nothing_per_block() -> None:
     """Growth after N and after 2N blocks is the same: nothing accumulates per block."""
     import tracemalloc

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 
@@ -81,3 +84,42 @@ def test_stop_ends_the_process_and_removes_the_shared_file() -> None:
 def test_unknown_scene_fails_before_the_process_starts() -> None:
     with pytest.raises(ValueError, match="unknown scene 'moon'"):
         ProcessEngine(AudioConfig(sim=SimAudioConfig(scene="moon")), EmergencyConfig())
+
+
+AGENT_STANDIN = """
+import sys, time
+from edge_agent.audio.engine import ProcessEngine
+from edge_agent.config import AudioConfig, EmergencyConfig, SimAudioConfig
+eng = ProcessEngine(AudioConfig(sim=SimAudioConfig(scene="fan")), EmergencyConfig())
+eng.start()
+print(eng.pid, flush=True)
+time.sleep(120)
+"""
+
+
+def process_gone(pid: int) -> bool:
+    """No such process, or only a zombie left for init to reap."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except FileNotFoundError:
+        return True
+
+
+def test_loop_process_exits_when_the_agent_is_killed() -> None:
+    """SIGKILL of the agent leaves no orphaned loop process behind."""
+    parent = subprocess.Popen([sys.executable, "-c", AGENT_STANDIN], stdout=subprocess.PIPE,
+                              text=True)
+    try:
+        assert parent.stdout is not None
+        child = int(parent.stdout.readline())
+        time.sleep(0.5)
+        assert not process_gone(child)
+        parent.send_signal(signal.SIGKILL)
+        parent.wait(10)
+        assert wait_for(lambda: process_gone(child), timeout=5.0), \
+            f"loop process {child} outlived its parent"
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+            parent.wait(10)

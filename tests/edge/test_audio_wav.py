@@ -69,7 +69,7 @@ def write_bytes(path: Path, content: bytes) -> Path:
 
 @pytest.mark.parametrize("make, message", [
     (lambda p: write_bytes(p, b"not a wav file at all, just text"), "not a usable WAV file"),
-    (lambda p: write_bytes(p, b"RIFF\x24\x00\x00\x00WAVEfmt "), "not a usable WAV file"),
+    (lambda p: write_bytes(p, b"RIFF\x24\x00\x00\x00WAVEfmt "), "truncated WAV header"),
     (lambda p: scipy.io.wavfile.write(p, 44100, np.zeros((4800, 2), np.float32)) or p,
      "sample rate 44100 Hz, expected 48000 Hz"),
     (lambda p: scipy.io.wavfile.write(p, FS, np.zeros(4800, np.float32)) or p,
@@ -103,3 +103,53 @@ def test_the_real_time_engine_checks_the_file_before_starting(tmp_path: Path) ->
     audio = AudioConfig(backend="wav", wav=WavAudioConfig(bad))
     with pytest.raises(WavError, match="bad.wav"):
         ProcessEngine(audio, EmergencyConfig())
+
+
+def riff(raw: bytes, keep: int) -> bytes:
+    """The first `keep` bytes of a WAV file, with the RIFF size patched to match."""
+    cut = bytearray(raw[:keep])
+    cut[4:8] = (keep - 8).to_bytes(4, "little")
+    return bytes(cut)
+
+
+@pytest.mark.parametrize("keep, message", [
+    (12, "truncated WAV header: the RIFF chunk ends before its 'fmt ' or 'data' chunk"),
+    (38, "truncated WAV header: the RIFF chunk ends before its 'fmt ' or 'data' chunk"),
+    (20, "truncated WAV header"),
+    (30, "truncated WAV header"),
+])
+def test_truncated_headers_name_the_file_and_the_problem(tmp_path: Path, keep: int,
+                                                         message: str) -> None:
+    src = tmp_path / "in.wav"
+    recording(src, seconds=0.1)
+    cut = write_bytes(tmp_path / "head.wav", riff(src.read_bytes(), keep))
+    with pytest.raises(WavError, match=f"head.wav: {message}"):
+        read_wav(cut, FS, 2)
+
+
+def test_truncated_sample_data_is_an_error_not_a_shorter_recording(tmp_path: Path) -> None:
+    src = tmp_path / "in.wav"
+    recording(src, seconds=0.1)
+    raw = src.read_bytes()
+    cut = write_bytes(tmp_path / "short.wav", raw[:len(raw) - 800])  # whole frames missing
+    with pytest.raises(WavError, match="short.wav: truncated sample data"):
+        read_wav(cut, FS, 2)
+
+
+@pytest.mark.parametrize("rate, channels, message", [
+    (44_100, 2, "sample rate 44100 Hz, expected 48000 Hz"),
+    (FS, 1, "1 channel"),
+])
+def test_wrong_format_names_the_file_and_the_problem(tmp_path: Path, rate: int, channels: int,
+                                                     message: str) -> None:
+    path = tmp_path / "fmt.wav"
+    scipy.io.wavfile.write(path, rate, np.zeros((4800, channels), np.float32))
+    with pytest.raises(WavError, match=f"fmt.wav: {message}"):
+        read_wav(path, FS, 2)
+
+
+@pytest.mark.parametrize("content", [b"", b"RIFX", b"\x00" * 64, b"ID3\x03" + bytes(200)])
+def test_non_wav_bytes_name_the_file(tmp_path: Path, content: bytes) -> None:
+    path = write_bytes(tmp_path / "noise.wav", content)
+    with pytest.raises(WavError, match="noise.wav: "):
+        read_wav(path, FS, 2)

@@ -24,6 +24,9 @@ from edge_agent.audio.engine import InlineEngine
 from edge_agent.config import AudioConfig, EmergencyConfig, SimAudioConfig, WavAudioConfig
 from edge_agent.emergency import detect, detect_stream
 
+# NumPy's invalid-value / overflow warnings mean NaN or Inf inside the features: errors here.
+pytestmark = pytest.mark.filterwarnings("error::RuntimeWarning")
+
 FS, B = 48_000, 32
 PER_S = FS // B
 AMBIENT = ("engine", "aircraft", "traffic", "babble", "fan", "white", "pink", "brown", "band")

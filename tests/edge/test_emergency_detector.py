@@ -9,6 +9,9 @@ from dsp_c.sim.emergency import emergency_sound, mix_at_snr
 from dsp_c.sim.scenes import scene
 from edge_agent.emergency import DetectorSettings, EmergencyDetector, detect, detect_stream
 
+# NumPy's invalid-value / overflow warnings mean NaN or Inf inside the features: errors here.
+pytestmark = pytest.mark.filterwarnings("error::RuntimeWarning")
+
 
 @pytest.mark.parametrize("field, value", [("min_confidence", 1.5), ("salience_db", 1.0),
                                           ("hold_s", -1.0), ("warmup_s", "soon")])
@@ -57,3 +60,10 @@ def test_active_state_holds_then_expires() -> None:
     assert det.active_class == "alarm"
     det.feed(x[int(3.6 * 48_000):])  # the alarm ended at 4.0 s; 2 s of fan follow
     assert not det.active and det.active_class is None
+
+
+def test_frames_without_a_horn_compute_no_nan() -> None:
+    """No horn (f0 = inf) and digital silence: no 0·inf in the horn-partial test."""
+    noise = np.concatenate([np.zeros(48_000), scene("engine", 4.0, seed=2)])
+    x = mix_at_snr(noise, emergency_sound("siren", 2.0, seed=3), 0.0, 3.0)
+    assert [e.cls for e in detect(x)] == ["siren"]
