@@ -30,6 +30,9 @@ INSTALL_HINT = (
 # cloud/template.yaml; tests/cloud/test_template.py checks that the two agree.
 DEVICE_ACL_PATTERNS = ("$aws/things/%u/shadow/#", "anc/v1/%u/#")
 SERVICE_ACL_TOPICS = ("$aws/#", "anc/#")
+# Seconds between the broker's periodic saves of its session database (it also saves on a
+# clean stop). A broker killed outright loses what changed since the last save.
+AUTOSAVE_INTERVAL_S = 30
 
 
 def _search_path() -> list[str]:
@@ -101,7 +104,13 @@ def write_config(directory: Path, port: int, ca_path: Path, server: KeyPair) -> 
         f"user {getpass.getuser()}",
         "per_listener_settings false",
         "allow_anonymous false",
-        "persistence false",
+        # Sessions and the QoS 1 messages queued for them (the rule runner's persistent
+        # session above all) survive a broker restart: Mosquitto writes them to
+        # DIR/mosquitto/mosquitto.db when it stops, and every AUTOSAVE_INTERVAL_S meanwhile.
+        "persistence true",
+        f"persistence_location {conf_dir}/",
+        "persistence_file mosquitto.db",
+        f"autosave_interval {AUTOSAVE_INTERVAL_S}",
         "log_dest stdout",
         "log_type error",
         "log_type warning",

@@ -82,7 +82,7 @@ def _start_mosquitto(directory: Path, ca: LocalCA, port: int) -> processes.Proce
 
 
 def _start_moto(directory: Path, port: int) -> processes.ProcessRecord:
-    argv = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
+    argv = [sys.executable, "-m", "cloud.local.moto_server", "-H", "127.0.0.1", "-p", str(port)]
     record = processes.start(directory, "moto", argv, port=port)
     processes.wait_until(lambda: processes.port_open(port), record, START_TIMEOUT_S)
     return record
@@ -216,7 +216,15 @@ class LocalStack:
 
     def restart_emulator(self) -> None:
         """Stop the emulator and start it again with the same ports and state directory."""
+        self.stop_emulator()
+        self.start_emulator()
+
+    def stop_emulator(self) -> None:
+        """Stop the emulator (the broker keeps queueing for the rule runner's session)."""
         processes.stop(self.dir, "emulator")
+
+    def start_emulator(self) -> None:
+        """Start the emulator again with the same ports and state directory."""
         port = int(self.env["iot_data_endpoint_url"].rsplit(":", 1)[1])
         _start_emulator(self.dir, int(self.env["mqtt_port"]), port, self.env["aws_endpoint_url"])
 

@@ -9,6 +9,10 @@ one consistent BatchGetItem, and the new items go out in one BatchWriteItem. Tha
 round trip pair per group instead of one per item, which is what lets the local stack's
 telemetry path keep up with thousands of messages per second.
 
+Callers are spread over `lanes` by key (the same key always goes to the same lane); each lane
+has at most one group in flight, and lanes write concurrently, so round trips overlap while
+no two groups in flight ever share a key.
+
 The group path is exact as long as this object is the table's only writer of new keys for
 the duration of a group; another process writing the same key between the read and the
 write would be overwritten. The only other writer pattern in this platform, concurrent Lambda
@@ -50,27 +54,40 @@ class _Put:
         self.wake = threading.Event()  # set when written, or when it is this caller's turn
 
 
+class _Lane:
+    """Callers whose keys hash here, queued for the lane's one writer at a time."""
+
+    __slots__ = ("lock", "queue", "writing")
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.queue: list[_Put] = []
+        self.writing = False
+
+
 class ConditionalTable:
     """Puts an item only if its key is new; a duplicate is reported, not raised.
 
-    `table` is a boto3 DynamoDB resource Table; thread-safe.
+    `table` is a boto3 DynamoDB resource Table; thread-safe. `lanes`: how many groups may be
+    in flight at once (each lane owns a disjoint share of the keys).
     """
 
     def __init__(self, table: Any, key_attributes: tuple[str, ...],
-                 max_group: int = MAX_GROUP) -> None:
+                 max_group: int = MAX_GROUP, lanes: int = 1) -> None:
         if not key_attributes:
             raise ValueError("key_attributes must name the table's key attributes")
         if not 1 <= max_group <= MAX_GROUP:
             raise ValueError(f"max_group must be 1..{MAX_GROUP}, got {max_group}")
+        if lanes < 1:
+            raise ValueError(f"lanes must be at least 1, got {lanes}")
         self._table = table
         self._keys = key_attributes
         self._max_group = max_group
         self._condition = " AND ".join(f"attribute_not_exists(#k{i})"
                                        for i in range(len(key_attributes)))
         self._names = {f"#k{i}": name for i, name in enumerate(key_attributes)}
-        self._lock = threading.Lock()
-        self._queue: list[_Put] = []
-        self._writing = False
+        self._lanes = [_Lane() for _ in range(lanes)]
+        self._groups_lock = threading.Lock()
         self.groups_written = 0  # how many multi-item groups went out (for benchmarks)
 
     def _key_of(self, item: dict[str, Any]) -> tuple[Hashable, ...]:
@@ -83,26 +100,27 @@ class ConditionalTable:
         """Store `item` unless its key exists; True if stored, False if it was a duplicate."""
         converted = to_dynamo(item)
         put = _Put(converted, self._key_of(converted))
-        with self._lock:
-            self._queue.append(put)
-            # Invariant: while the queue is not empty, some caller is (or is about to be)
-            # the writer. The first caller to find no writer becomes it.
-            leading = not self._writing
-            self._writing = True
+        lane = self._lanes[hash(put.key) % len(self._lanes)]
+        with lane.lock:
+            lane.queue.append(put)
+            # Invariant: while a lane's queue is not empty, some caller is (or is about to
+            # be) its writer. The first caller to find no writer becomes it.
+            leading = not lane.writing
+            lane.writing = True
         if not leading:
             put.wake.wait()  # written by another caller, or handed the writer's role
         while not put.finished:
-            with self._lock:
-                group = self._queue[:self._max_group]
-                del self._queue[:len(group)]
+            with lane.lock:
+                group = lane.queue[:self._max_group]
+                del lane.queue[:len(group)]
             try:
                 self._write(group)  # this caller's item is the queue's head, so in the group
             finally:
-                with self._lock:
-                    if self._queue:
-                        self._queue[0].wake.set()  # the next caller in line writes next
+                with lane.lock:
+                    if lane.queue:
+                        lane.queue[0].wake.set()  # the next caller in line writes next
                     else:
-                        self._writing = False
+                        lane.writing = False
         if put.error is not None:
             raise put.error
         return put.stored
@@ -142,7 +160,8 @@ class ConditionalTable:
         self._batch_write([put.item for put in new])
         for put in new:
             put.stored = True
-        self.groups_written += 1
+        with self._groups_lock:
+            self.groups_written += 1
 
     def _existing_keys(self, keys: list[tuple[Hashable, ...]]) -> set[tuple[Hashable, ...]]:
         client = self._table.meta.client

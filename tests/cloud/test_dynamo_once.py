@@ -45,8 +45,9 @@ def test_a_single_caller_stores_once(table: Any) -> None:
     assert store.groups_written == 0  # alone, every write is one conditional PutItem
 
 
-def test_concurrent_callers_store_each_key_once_and_first_wins(table: Any) -> None:
-    store = ConditionalTable(table, ("thing", "seq"))
+@pytest.mark.parametrize("lanes", [1, 4])
+def test_concurrent_callers_store_each_key_once_and_first_wins(table: Any, lanes: int) -> None:
+    store = ConditionalTable(table, ("thing", "seq"), lanes=lanes)
     assert store.put_once(item(0, "already there")) is True
     # 60 callers released at once: seq 0 exists; seqs 1..29 arrive twice each.
     calls = [item(0, "late")] + [item(s, f"copy {c}") for s in range(1, 30) for c in (1, 2)]
@@ -99,5 +100,7 @@ def test_bad_arguments_are_named(table: Any) -> None:
         ConditionalTable(table, ())
     with pytest.raises(ValueError, match="max_group must be 1..25"):
         ConditionalTable(table, ("thing", "seq"), max_group=26)
+    with pytest.raises(ValueError, match="lanes must be at least 1, got 0"):
+        ConditionalTable(table, ("thing", "seq"), lanes=0)
     with pytest.raises(ValueError, match=r"item lacks key attribute\(s\) \['seq'\]"):
         ConditionalTable(table, ("thing", "seq")).put_once({"thing": "hs-1"})

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from cloud.shared.telemetry import TelemetryRejected, ingest, parse_rule_event
+from cloud.shared.telemetry import TelemetryRejected, ingest, parse_rule_event, report_of
 from protocol import schemas
 
 SAMPLE_EVENT = Path("cloud/functions/ingest/events/telemetry.json")
@@ -49,6 +49,17 @@ def test_sample_event_is_stored_once() -> None:
     assert again.as_dict()["status"] == "duplicate"
     assert store.items[("headset-0001", 1042)]["mode"] == "anc"
     assert store.items[("headset-0001", 1042)]["received_at"] == 1764064800412
+
+
+def test_the_item_holds_the_key_queryable_fields_and_the_whole_report() -> None:
+    store = MemoryStore()
+    ingest(event(), store)
+    item = store.items[("headset-0001", 1042)]
+    assert set(item) == {"thing", "seq", "received_at", "ts", "mode", "report"}
+    assert (item["ts"], item["mode"]) == (1764064800.25, "anc")
+    device_document = {k: v for k, v in event().items() if k not in ("thing", "received_at")}
+    assert report_of(item) == device_document
+    assert isinstance(item["report"], str) and ": " not in item["report"]  # compact JSON
 
 
 @pytest.mark.parametrize(("change", "named"), [

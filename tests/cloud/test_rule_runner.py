@@ -11,7 +11,13 @@ from typing import Any
 import pytest
 
 from cloud.local.rules.lambdas import FunctionLoadError
-from cloud.local.rules.runner import RetryPolicy, RuleConfigError, RuleRunner, publisher_client_id
+from cloud.local.rules.runner import (
+    RetryPolicy,
+    RuleConfigError,
+    RuleRunner,
+    Workers,
+    publisher_client_id,
+)
 from cloud.local.service_mqtt import ServiceMqtt
 
 FLAKY_HANDLER = '''
@@ -128,3 +134,15 @@ def test_clientid_comes_from_the_device_topic() -> None:
     assert publisher_client_id("anc/v1/hs-1/telemetry") == "hs-1"
     assert publisher_client_id("$aws/things/hs-2/shadow/update") == "hs-2"
     assert publisher_client_id("other/hs-3/x") == ""
+
+
+def test_workers_run_every_submitted_call_before_shutdown_returns() -> None:
+    done: list[int] = []
+    workers = Workers(4, "test")
+    for i in range(200):
+        workers.submit(done.append, i)
+    workers.shutdown()
+    workers.shutdown()  # idempotent
+    assert sorted(done) == list(range(200))
+    with pytest.raises(ValueError, match="workers must be at least 1, got 0"):
+        Workers(0, "test")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ import pytest
 from boto3.dynamodb.conditions import Key
 
 from cloud.local.stack import LocalStack
+from cloud.shared.telemetry import report_of
 from protocol import schemas
 from protocol.topics import device_topic
 from tests.cloud.sdk import SdkDevice
@@ -74,6 +76,10 @@ def test_telemetry_lands_once_even_when_published_twice(local_stack: LocalStack,
     assert sorted(after) == [1, 2, 3, 4, 5, 6]
     assert after[3]["mode"] == "anc" and after[3]["received_at"] == first[3]["received_at"]
     assert after[1]["thing"] == "flow-1"
+    # The table item: key, received_at, ts and mode, and the whole report as JSON text.
+    assert set(after[1]) == {"thing", "seq", "received_at", "ts", "mode", "report"}
+    assert report_of(after[1]) == json.loads(telemetry(1))
+    assert after[1]["ts"] == Decimal(str(json.loads(telemetry(1))["ts"]))
     assert dead_letters(local_stack, "flow-1") == []
 
 

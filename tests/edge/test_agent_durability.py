@@ -101,6 +101,8 @@ def test_telemetry_waits_while_no_rule_consumes_it(
     # back without the runner's session.
     processes.stop(edge_stack.dir, "mosquitto")
     processes.stop(edge_stack.dir, "emulator")
+    # The broker persists sessions; without its database it comes back as one that lost them.
+    (edge_stack.dir / "mosquitto" / "mosquitto.db").unlink(missing_ok=True)
     try:
         edge_stack.restart_mosquitto()
         assert agent.wait_for_output("connected (connection 2)", timeout=30), agent.output()
