@@ -29,9 +29,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import boto3
-from boto3.dynamodb.conditions import Key
-
 from cloud.local.service_mqtt import ServiceMqtt, paho_client
 from cloud.local.stack import LocalStack
 from edge_agent.agent import Agent
@@ -113,9 +110,7 @@ def _listen_for_events(stack: LocalStack, devices: dict[str, Device]) -> Any:
 
 
 def _iot_data(stack: LocalStack) -> Any:
-    return boto3.client("iot-data", endpoint_url=stack.env["iot_data_endpoint_url"],
-                        region_name=stack.env["region"], aws_access_key_id="testing",
-                        aws_secret_access_key="testing")
+    return stack.iot_data()
 
 
 def _reported(stack: LocalStack, thing: str) -> dict[str, Any]:
@@ -128,12 +123,7 @@ def _reported(stack: LocalStack, thing: str) -> dict[str, Any]:
 
 
 def _stored_telemetry(stack: LocalStack, thing: str) -> list[int]:
-    env = stack.env
-    table = boto3.resource("dynamodb", endpoint_url=env["aws_endpoint_url"],
-                           region_name=env["region"], aws_access_key_id="testing",
-                           aws_secret_access_key="testing").Table(env["tables"]["TelemetryTable"])
-    items = table.query(KeyConditionExpression=Key("thing").eq(thing))["Items"]
-    return sorted(int(item["seq"]) for item in items)
+    return stack.telemetry_seqs(thing)
 
 
 def run_demo(seconds: float) -> dict[str, Any]:

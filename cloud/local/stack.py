@@ -228,6 +228,31 @@ class LocalStack:
         port = int(self.env["iot_data_endpoint_url"].rsplit(":", 1)[1])
         _start_emulator(self.dir, int(self.env["mqtt_port"]), port, self.env["aws_endpoint_url"])
 
+    def aws_client(self, service: str) -> Any:
+        """A boto3 client for `service` on this stack's moto."""
+        return AwsTarget(self.env["aws_endpoint_url"], self.env["region"]).client(service)
+
+    def iot_data(self) -> Any:
+        """A boto3 `iot-data` client on the emulator's shadow HTTP API."""
+        return AwsTarget(self.env["iot_data_endpoint_url"], self.env["region"]).client("iot-data")
+
+    def telemetry_seqs(self, thing: str) -> list[int]:
+        """Every telemetry seq of `thing` in the telemetry table, sorted (duplicates kept)."""
+        dynamodb = self.aws_client("dynamodb")
+        query: dict[str, Any] = {
+            "TableName": self.env["tables"]["TelemetryTable"],
+            "KeyConditionExpression": "thing = :thing",
+            "ExpressionAttributeValues": {":thing": {"S": thing}},
+            "ProjectionExpression": "seq",
+        }
+        seqs: list[int] = []
+        while True:
+            page = dynamodb.query(**query)
+            seqs += (int(item["seq"]["N"]) for item in page["Items"])
+            if "LastEvaluatedKey" not in page:
+                return sorted(seqs)
+            query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
     def wait_for(self, condition: Callable[[], bool], timeout: float = 10.0) -> bool:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

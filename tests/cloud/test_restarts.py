@@ -9,9 +9,7 @@ import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
-from boto3.dynamodb.conditions import Key
 
 from cloud.local.processes import pid_alive
 from cloud.local.stack import LocalStack
@@ -27,12 +25,7 @@ def stack() -> Iterator[LocalStack]:
 
 
 def seqs(stack: LocalStack, thing: str) -> list[int]:
-    env = stack.env
-    table = boto3.resource("dynamodb", endpoint_url=env["aws_endpoint_url"],
-                           region_name=env["region"], aws_access_key_id="testing",
-                           aws_secret_access_key="testing").Table(env["tables"]["TelemetryTable"])
-    items = table.query(KeyConditionExpression=Key("thing").eq(thing))["Items"]
-    return sorted(int(item["seq"]) for item in items)
+    return stack.telemetry_seqs(thing)
 
 
 def runner_subscriptions(stack: LocalStack) -> int:

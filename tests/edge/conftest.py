@@ -15,10 +15,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import paho.mqtt.client as mqtt
 import pytest
-from boto3.dynamodb.conditions import Key
 
 from cloud.local.stack import LocalStack
 
@@ -162,25 +160,11 @@ def agents() -> Iterator[Callable[[Path], AgentProcess]]:
 
 def telemetry_seqs(stack: LocalStack, thing: str) -> list[int]:
     """Every telemetry seq of `thing` stored by the ingest rule, sorted (duplicates kept)."""
-    env = stack.env
-    table = boto3.resource("dynamodb", endpoint_url=env["aws_endpoint_url"],
-                           region_name=env["region"], aws_access_key_id="testing",
-                           aws_secret_access_key="testing").Table(env["tables"]["TelemetryTable"])
-    items: list[dict[str, Any]] = []
-    query: dict[str, Any] = {"KeyConditionExpression": Key("thing").eq(thing)}
-    while True:
-        page = table.query(**query)
-        items += page["Items"]
-        if "LastEvaluatedKey" not in page:
-            break
-        query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-    return sorted(int(item["seq"]) for item in items)
+    return stack.telemetry_seqs(thing)
 
 
 def iot_data(stack: LocalStack) -> Any:
-    return boto3.client("iot-data", endpoint_url=stack.env["iot_data_endpoint_url"],
-                        region_name=stack.env["region"], aws_access_key_id="testing",
-                        aws_secret_access_key="testing")
+    return stack.iot_data()
 
 
 def get_shadow(stack: LocalStack, thing: str) -> dict[str, Any]:
