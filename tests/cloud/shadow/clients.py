@@ -60,6 +60,7 @@ class V2Client:
         self.device = device
         self.thing = thing
         self._inbox = inbox
+        self._raw_subscribed = False
 
     def _call(self, future: Any, request: Any) -> Reply:
         try:
@@ -111,21 +112,30 @@ class V2Client:
         return self._call(self.device.shadow.delete_named_shadow(modeled), modeled)
 
     def raw_update(self, payload: bytes) -> Reply:
-        rejected = shadow_topic(self.thing, "update", "rejected")
+        """Publish `payload` (which carries no clientToken) to the update topic; the answer.
+
+        Listens through its own wildcard filter: the SDK's request-response client subscribes
+        to the exact `/accepted` and `/rejected` filters per request and unsubscribes them
+        when a request completes, which would silently remove an identical subscription of
+        ours at the broker. Answers that carry a clientToken belong to the SDK's requests."""
         accepted = shadow_topic(self.thing, "update", "accepted")
+        rejected = shadow_topic(self.thing, "update", "rejected")
         client: mqtt5.Client = self.device.client
-        client.subscribe(mqtt5.SubscribePacket(subscriptions=[
-            mqtt5.Subscription(rejected, mqtt5.QoS.AT_LEAST_ONCE),
-            mqtt5.Subscription(accepted, mqtt5.QoS.AT_LEAST_ONCE)])).result(TIMEOUT_S)
-        while not self._inbox.empty():  # answers to earlier (completed) requests
-            self._inbox.get_nowait()
+        if not self._raw_subscribed:
+            client.subscribe(mqtt5.SubscribePacket(subscriptions=[mqtt5.Subscription(
+                shadow_topic(self.thing, "update") + "/+", mqtt5.QoS.AT_LEAST_ONCE)])
+            ).result(TIMEOUT_S)
+            self._raw_subscribed = True
         client.publish(mqtt5.PublishPacket(topic=shadow_topic(self.thing, "update"),
                                            payload=payload, qos=mqtt5.QoS.AT_LEAST_ONCE)
                        ).result(TIMEOUT_S)
         while True:
             topic, body = self._inbox.get(timeout=TIMEOUT_S)
-            if topic in (rejected, accepted):
-                return Reply(topic.rsplit("/", 1)[1], json.loads(body))
+            if topic not in (rejected, accepted):
+                continue
+            doc = json.loads(body)
+            if "clientToken" not in doc:
+                return Reply(topic.rsplit("/", 1)[1], doc)
 
 
 # --- IotShadowClient over MQTT 3.1.1 --------------------------------------------------------
