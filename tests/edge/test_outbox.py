@@ -201,7 +201,13 @@ def test_sigkill_at_any_moment_loses_nothing_acknowledged(db: Path,
     with Outbox(db) as box:
         stored = [m.seq for m in box.pending(limit=1_000_000)]
         stored_set = set(stored)
-        assert set(enqueued) - acked <= stored_set, "an acknowledged-to-caller seq was lost"
+        # The writer acks every third message right after enqueueing it; a kill between
+        # that ack's commit and its report leaves the last enqueued seq legitimately gone.
+        last_enqueued = enqueued[-1] if enqueued else None
+        ack_unreported = ({last_enqueued} if last_enqueued is not None and
+                          (last_enqueued - 1) % 3 == 0 and last_enqueued not in acked else set())
+        assert set(enqueued) - acked - ack_unreported <= stored_set, \
+            "an acknowledged-to-caller seq was lost"
         assert not (acked & stored_set), "an acked message came back"
         # A message may have been committed just before the kill without being reported.
         assert stored == sorted(stored) and (not stored or stored[-1] <= box.last_seq)
