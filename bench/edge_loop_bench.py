@@ -55,7 +55,7 @@ from edge_agent.audio.engine import (  # noqa: E402
     ProcessEngine,
     make_backend,
     stats_snapshot,
-)  # noqa: E402
+)
 from edge_agent.audio.state import SharedState, percentiles_us  # noqa: E402
 from edge_agent.config import AudioConfig, EmergencyConfig, SimAudioConfig  # noqa: E402
 from edge_agent.outbox import Outbox  # noqa: E402
