@@ -381,18 +381,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.stall_probe is not None:  # the probe's own process (see run_stall_probe)
         print(json.dumps(stall_probe(args.stall_probe, DEFAULT_RT_PRIORITY)))
         return 0
-    if args.stall_seconds > 0:
-        print(f"  [0] machine stall probe (SCHED_FIFO, clock reads only), {args.stall_seconds:g} s")
-        stalls = run_stall_probe(args.stall_seconds)
-    workdir = Path(tempfile.mkdtemp(prefix="edge-loop-outbox-"))
-    broker = Broker()
     results: dict[str, Any] = {"config": {"sample_rate": AUDIO.sample_rate,
                                           "block": AUDIO.block, "algorithm": AUDIO.algorithm,
                                           "taps": AUDIO.taps, "scene": AUDIO.sim.scene,
                                           "telemetry_hz": TELEMETRY_HZ,
                                           "cores": os.cpu_count()}}
-    if args.stall_seconds > 0:
-        results["machine_stalls"] = stalls
+    if args.stall_seconds > 0:  # first, while nothing of the bench runs yet
+        print(f"  [0] machine stall probe (SCHED_FIFO, clock reads only), {args.stall_seconds:g} s")
+        results["machine_stalls"] = run_stall_probe(args.stall_seconds)
+    workdir = Path(tempfile.mkdtemp(prefix="edge-loop-outbox-"))
+    broker = Broker()
     try:
         print(f"edge loop: 48 kHz / 32 samples, FxNLMS L=256 + limiter + features + detector; "
               f"telemetry {TELEMETRY_HZ:g} Hz through outbox + mosquitto :{broker.port}")

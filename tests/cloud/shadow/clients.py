@@ -126,6 +126,10 @@ class V2Client:
                 shadow_topic(self.thing, "update") + "/+", mqtt5.QoS.AT_LEAST_ONCE)])
             ).result(TIMEOUT_S)
             self._raw_subscribed = True
+        # A broker may deliver one answer once per matching subscription (ours and the SDK's):
+        # a copy of an earlier answer must not be taken for this one.
+        while not self._inbox.empty():
+            self._inbox.get_nowait()
         client.publish(mqtt5.PublishPacket(topic=shadow_topic(self.thing, "update"),
                                            payload=payload, qos=mqtt5.QoS.AT_LEAST_ONCE)
                        ).result(TIMEOUT_S)
