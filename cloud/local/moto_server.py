@@ -1,41 +1,51 @@
-"""moto server as the local stack runs it: moto's own WSGI app and request handler, served
-with HTTP/1.1 keep-alive and without a log line per successful request.
+"""moto server as the local stack runs it: moto's own WSGI application, served by waitress
+with HTTP/1.1 keep-alive and without a log line per request.
 
-`python -m moto.server` serves HTTP/1.0, so every AWS call opens a new TCP connection and
-the server starts a new thread for it, and it logs every request. Under the telemetry load
-those per-request costs are a large share of moto's CPU. The application (every service and
-all of its checks) is exactly moto's; only the HTTP layer's settings differ. Requests that
-fail (status >= 400) are still logged.
+`python -m moto.server` serves with werkzeug's development server, which closes the
+connection after every response (werkzeug >= 2.1 always sends `Connection: close`): every
+AWS call then pays a TCP connection, a new server thread and the client's connection set-up,
+and every request is logged. Under the telemetry load those per-request costs, together with
+two lookups moto repeats on every request (below), were about half of moto's CPU per call.
+The application (every service and all of its checks) is exactly moto's; only the HTTP
+server and two caches differ.
 
-Usage: python -m cloud.local.moto_server [-H HOST] -p PORT
+One difference from `moto.server`, not used by this platform: waitress drops request
+headers with an underscore in the name, so S3 user metadata keys with underscores are lost.
+
+Usage: python -m cloud.local.moto_server [-H HOST] -p PORT [--threads N]
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
+import logging
 import os
 import signal
 import sys
 from typing import Any
 
-from moto.moto_server.werkzeug_app import (
-    DomainDispatcherApplication,
-    MotoRequestHandler,
-    create_backend_app,
-)
-from werkzeug.serving import run_simple
+import waitress
+from moto import backends
+from moto.core import responses as moto_responses
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+# Callers of the local stack: the emulator's write lanes and shadow HTTP API, tests and CLIs
+# with their own clients. Keep-alive connections stay open while idle, so the limit is well
+# above what they hold together; idle connections are closed after CHANNEL_TIMEOUT_S.
+DEFAULT_THREADS = 8
+CONNECTION_LIMIT = 1000
+CHANNEL_TIMEOUT_S = 60
 
 
-class KeepAliveRequestHandler(MotoRequestHandler):
-    """moto's request handler, speaking HTTP/1.1 (persistent connections)."""
-
-    protocol_version = "HTTP/1.1"
-
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        status = getattr(code, "value", code)
-        if isinstance(status, int) and status < 400:
-            return
-        super().log_request(code, size)
+def cache_per_request_lookups() -> None:
+    """moto lists its own package directory (one stat per service, ~50 per request) to route
+    every request, and inspects the handler class's members on every call. Both depend only on
+    the installed moto, so compute each once."""
+    modules = tuple(backends.list_of_moto_modules())
+    backends.list_of_moto_modules = lambda: modules
+    moto_responses.method_names_from_class = functools.lru_cache(maxsize=None)(
+        moto_responses.method_names_from_class)
 
 
 def _exit(_signum: int, _frame: Any) -> None:
@@ -47,13 +57,21 @@ def main(argv: list[str] | None = None) -> int:
                                      description=(__doc__ or "").splitlines()[0])
     parser.add_argument("-H", "--host", default="127.0.0.1", help="address to bind")
     parser.add_argument("-p", "--port", type=int, required=True, help="port to listen on")
+    parser.add_argument("--threads", type=int, default=DEFAULT_THREADS,
+                        help=f"request threads (default {DEFAULT_THREADS})")
     args = parser.parse_args(argv)
+    if args.threads < 1:
+        parser.error(f"--threads must be at least 1, got {args.threads}")
     os.environ.setdefault("MOTO_PORT", str(args.port))  # as moto.server does
     signal.signal(signal.SIGTERM, _exit)
     signal.signal(signal.SIGINT, _exit)
+    # waitress logs a failed request's traceback on the "waitress" logger; keep those.
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+    cache_per_request_lookups()
     app = DomainDispatcherApplication(create_backend_app)
-    run_simple(args.host, args.port, app, threaded=True,
-               request_handler=KeepAliveRequestHandler)
+    waitress.serve(app, host=args.host, port=args.port, threads=args.threads,
+                   connection_limit=CONNECTION_LIMIT, channel_timeout=CHANNEL_TIMEOUT_S,
+                   ident="moto", _quiet=True)
     return 0
 
 
