@@ -123,23 +123,13 @@ static inline float anc_update_dot(float *restrict w, const float *restrict u, f
 /* Two samples per pass over w, on one history window h (newest first) holding
    x_{n+1} = h, x_n = h + 1, and the update vectors ub = h + 4 (x_{n-3}), ua = h + 5:
      w[k] = keep (keep w[k] + ga ua[k]) + gb ub[k]
-   then *a0 = sum_k w[k] x_n[k], *a1 = sum_k w[k] x_{n+1}[k] with the new w. The x_n
-   vectors are loaded, ua and ub are built from two of them by lane shuffles. Reads
-   h[0 .. n+16] (n rounded down to a multiple of 16). */
+   then *a0 = sum_k w[k] x_n[k], *a1 = sum_k w[k] x_{n+1}[k] with the new w. All four
+   windows are plain (unaligned) loads: measured faster than building the shifted ones from
+   shared loads by lane shuffles, which compete with the FMAs for execution ports (NLMS
+   L=256: 36.8% -> 39.8% of the compute limit on an AVX-512 Zen 4). Reads h[0 .. n+4]. */
 static inline void anc_update2_dot2_lag(float *restrict w, const float *h, float ga, float gb,
                                         float keep, uint32_t n, float *a0, float *a1)
 {
-#if defined(__clang__)
-#define ANC_LAG3(a, b) __builtin_shufflevector(a, b, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, \
-                                               15, 16, 17, 18)
-#define ANC_LAG4(a, b) __builtin_shufflevector(a, b, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, \
-                                               15, 16, 17, 18, 19)
-#else
-    const anc_i16 lag3 = {3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18};
-    const anc_i16 lag4 = {4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19};
-#define ANC_LAG3(a, b) __builtin_shuffle(a, b, lag3)
-#define ANC_LAG4(a, b) __builtin_shuffle(a, b, lag4)
-#endif
     const float *x0 = h + 1;
     const float *x1 = h;
     anc_v16 p0 = {0.0f}, p1 = {0.0f}, p2 = {0.0f}, p3 = {0.0f};
@@ -151,43 +141,34 @@ static inline void anc_update2_dot2_lag(float *restrict w, const float *h, float
     const anc_v16 gbv = {gb, gb, gb, gb, gb, gb, gb, gb, gb, gb, gb, gb, gb, gb, gb, gb};
     const anc_v16 kv = {k2, k2, k2, k2, k2, k2, k2, k2, k2, k2, k2, k2, k2, k2, k2, k2};
     size_t k = 0;
-    if (n >= ANC_VEC) {
-        anc_v16 v = anc_vload(x0);
-#define ANC_W2(off, cur, nxt, KEEP) \
-    (KEEP + gav * ANC_LAG4(cur, nxt) + gbv * ANC_LAG3(cur, nxt))
-#define ANC_W2_STEP(p, q, off, LEAKY)                                       \
-        do {                                                                \
-            const anc_v16 nxt = anc_vload(x0 + k + (off) + 16u);            \
-            const anc_v16 wold = anc_vload(w + k + (off));                  \
-            const anc_v16 wv = ANC_W2(off, v, nxt, (LEAKY ? kv * wold : wold)); \
-            anc_vstore(w + k + (off), wv);                                  \
-            (p) += wv * v;                                                  \
-            (q) += wv * anc_vload(x1 + k + (off));                          \
-            v = nxt;                                                        \
-        } while (0)
-        if (keep == 1.0f) {
-            for (; k + 4u * ANC_VEC <= n; k += 4u * ANC_VEC) {
-                ANC_W2_STEP(p0, q0, 0u, 0);
-                ANC_W2_STEP(p1, q1, 16u, 0);
-                ANC_W2_STEP(p2, q2, 32u, 0);
-                ANC_W2_STEP(p3, q3, 48u, 0);
-            }
-        } else {
-            for (; k + 4u * ANC_VEC <= n; k += 4u * ANC_VEC) {
-                ANC_W2_STEP(p0, q0, 0u, 1);
-                ANC_W2_STEP(p1, q1, 16u, 1);
-                ANC_W2_STEP(p2, q2, 32u, 1);
-                ANC_W2_STEP(p3, q3, 48u, 1);
-            }
+#define ANC_W2_STEP(p, q, off, LEAKY)                                                   \
+    do {                                                                            \
+        const anc_v16 wold = anc_vload(w + k + (off));                              \
+        const anc_v16 wv = (LEAKY ? kv * wold : wold) + gav * anc_vload(h + k + (off) + 5u) + \
+                           gbv * anc_vload(h + k + (off) + 4u);                     \
+        anc_vstore(w + k + (off), wv);                                              \
+        (p) += wv * anc_vload(x0 + k + (off));                                      \
+        (q) += wv * anc_vload(x1 + k + (off));                                      \
+    } while (0)
+    if (keep == 1.0f) {
+        for (; k + 4u * ANC_VEC <= n; k += 4u * ANC_VEC) {
+            ANC_W2_STEP(p0, q0, 0u, 0);
+            ANC_W2_STEP(p1, q1, 16u, 0);
+            ANC_W2_STEP(p2, q2, 32u, 0);
+            ANC_W2_STEP(p3, q3, 48u, 0);
         }
-        for (; k + ANC_VEC <= n; k += ANC_VEC) {
+    } else {
+        for (; k + 4u * ANC_VEC <= n; k += 4u * ANC_VEC) {
             ANC_W2_STEP(p0, q0, 0u, 1);
+            ANC_W2_STEP(p1, q1, 16u, 1);
+            ANC_W2_STEP(p2, q2, 32u, 1);
+            ANC_W2_STEP(p3, q3, 48u, 1);
         }
-#undef ANC_W2
-#undef ANC_W2_STEP
     }
-#undef ANC_LAG3
-#undef ANC_LAG4
+    for (; k + ANC_VEC <= n; k += ANC_VEC) {
+        ANC_W2_STEP(p0, q0, 0u, 1);
+    }
+#undef ANC_W2_STEP
     const anc_v16 tp = (p0 + p1) + (p2 + p3);
     const anc_v16 tq = (q0 + q1) + (q2 + q3);
     float s0 = anc_vhsum(&tp);
@@ -205,19 +186,13 @@ static inline void anc_update2_dot2_lag(float *restrict w, const float *h, float
    reference ring (ub = r, ua = r + 1: r_{n-K} and r_{n-1-K}), the outputs from the
    reference ring (x_{n+1} = x, x_n = x + 1):
      w[k] = keep (keep w[k] + ga ua[k]) + gb ub[k]
-   *a0 = sum_k w[k] x_n[k], *a1 = sum_k w[k] x_{n+1}[k]. Reads r[0 .. n+16] and
-   x[0 .. n+16] (n rounded down to a multiple of 16). */
+   *a0 = sum_k w[k] x_n[k], *a1 = sum_k w[k] x_{n+1}[k]. Unaligned loads for the shifted
+   windows, as there (FxLMS L=256: 29.2% -> 32.9% of the limit). Reads r[0 .. n] and
+   x[0 .. n]. */
 static inline void anc_update2_dot2_fx(float *restrict w, const float *r, const float *x,
                                        float ga, float gb, float keep, uint32_t n, float *a0,
                                        float *a1)
 {
-#if defined(__clang__)
-#define ANC_LAG1(a, b) __builtin_shufflevector(a, b, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, \
-                                               13, 14, 15, 16)
-#else
-    const anc_i16 lag1 = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
-#define ANC_LAG1(a, b) __builtin_shuffle(a, b, lag1)
-#endif
     anc_v16 p0 = {0.0f}, p1 = {0.0f}, p2 = {0.0f}, p3 = {0.0f};
     anc_v16 q0 = {0.0f}, q1 = {0.0f}, q2 = {0.0f}, q3 = {0.0f};
     const float kga = keep * ga;
@@ -227,43 +202,34 @@ static inline void anc_update2_dot2_fx(float *restrict w, const float *r, const 
     const anc_v16 gbv = {gb, gb, gb, gb, gb, gb, gb, gb, gb, gb, gb, gb, gb, gb, gb, gb};
     const anc_v16 kv = {k2, k2, k2, k2, k2, k2, k2, k2, k2, k2, k2, k2, k2, k2, k2, k2};
     size_t k = 0;
-    if (n >= ANC_VEC) {
-        anc_v16 xv = anc_vload(x);
-        anc_v16 rv = anc_vload(r);
-#define ANC_FX2_STEP(p, q, off, LEAKY)                                             \
-        do {                                                                       \
-            const anc_v16 xn = anc_vload(x + k + (off) + 16u);                     \
-            const anc_v16 rn = anc_vload(r + k + (off) + 16u);                     \
-            const anc_v16 wold = anc_vload(w + k + (off));                         \
-            const anc_v16 wv = (LEAKY ? kv * wold : wold) + gav * ANC_LAG1(rv, rn) + \
-                               gbv * rv;                                           \
-            anc_vstore(w + k + (off), wv);                                         \
-            (p) += wv * ANC_LAG1(xv, xn);                                          \
-            (q) += wv * xv;                                                        \
-            xv = xn;                                                               \
-            rv = rn;                                                               \
-        } while (0)
-        if (keep == 1.0f) {
-            for (; k + 4u * ANC_VEC <= n; k += 4u * ANC_VEC) {
-                ANC_FX2_STEP(p0, q0, 0u, 0);
-                ANC_FX2_STEP(p1, q1, 16u, 0);
-                ANC_FX2_STEP(p2, q2, 32u, 0);
-                ANC_FX2_STEP(p3, q3, 48u, 0);
-            }
-        } else {
-            for (; k + 4u * ANC_VEC <= n; k += 4u * ANC_VEC) {
-                ANC_FX2_STEP(p0, q0, 0u, 1);
-                ANC_FX2_STEP(p1, q1, 16u, 1);
-                ANC_FX2_STEP(p2, q2, 32u, 1);
-                ANC_FX2_STEP(p3, q3, 48u, 1);
-            }
+#define ANC_FX2_STEP(p, q, off, LEAKY)                                                  \
+    do {                                                                            \
+        const anc_v16 wold = anc_vload(w + k + (off));                              \
+        const anc_v16 wv = (LEAKY ? kv * wold : wold) + gav * anc_vload(r + k + (off) + 1u) + \
+                           gbv * anc_vload(r + k + (off));                          \
+        anc_vstore(w + k + (off), wv);                                              \
+        (p) += wv * anc_vload(x + k + (off) + 1u);                                  \
+        (q) += wv * anc_vload(x + k + (off));                                       \
+    } while (0)
+    if (keep == 1.0f) {
+        for (; k + 4u * ANC_VEC <= n; k += 4u * ANC_VEC) {
+            ANC_FX2_STEP(p0, q0, 0u, 0);
+            ANC_FX2_STEP(p1, q1, 16u, 0);
+            ANC_FX2_STEP(p2, q2, 32u, 0);
+            ANC_FX2_STEP(p3, q3, 48u, 0);
         }
-        for (; k + ANC_VEC <= n; k += ANC_VEC) {
+    } else {
+        for (; k + 4u * ANC_VEC <= n; k += 4u * ANC_VEC) {
             ANC_FX2_STEP(p0, q0, 0u, 1);
+            ANC_FX2_STEP(p1, q1, 16u, 1);
+            ANC_FX2_STEP(p2, q2, 32u, 1);
+            ANC_FX2_STEP(p3, q3, 48u, 1);
         }
-#undef ANC_FX2_STEP
     }
-#undef ANC_LAG1
+    for (; k + ANC_VEC <= n; k += ANC_VEC) {
+        ANC_FX2_STEP(p0, q0, 0u, 1);
+    }
+#undef ANC_FX2_STEP
     const anc_v16 tp = (p0 + p1) + (p2 + p3);
     const anc_v16 tq = (q0 + q1) + (q2 + q3);
     float s0 = anc_vhsum(&tp);
@@ -278,42 +244,25 @@ static inline void anc_update2_dot2_fx(float *restrict w, const float *r, const 
 }
 
 /* *s0 = sum_k a[k] h[k+1], *s1 = sum_k a[k] h[k]: two neighbouring windows of one
-   history in one pass over a (the h[k+1] vectors are lane shuffles of loaded h vectors).
-   Reads h[0 .. n+15] (n rounded down to a multiple of 16). */
+   history in one pass over a, both as (unaligned) loads. Reads h[0 .. n]. */
 static inline void anc_dot2_lag(const float *restrict a, const float *h, uint32_t n,
                                 float *s0, float *s1)
 {
-#if defined(__clang__)
-#define ANC_LAG1(u, v) __builtin_shufflevector(u, v, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, \
-                                               13, 14, 15, 16)
-#else
-    const anc_i16 lag1 = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
-#define ANC_LAG1(u, v) __builtin_shuffle(u, v, lag1)
-#endif
     anc_v16 p0 = {0.0f}, p1 = {0.0f}, q0 = {0.0f}, q1 = {0.0f};
     size_t k = 0;
-    if (n >= ANC_VEC) {
-        anc_v16 cur = anc_vload(h);
-        for (; k + 2u * ANC_VEC <= n; k += 2u * ANC_VEC) {
-            const anc_v16 mid = anc_vload(h + k + 16u);
-            const anc_v16 nxt = anc_vload(h + k + 32u);
-            const anc_v16 a0 = anc_vload(a + k);
-            const anc_v16 a1 = anc_vload(a + k + 16u);
-            p0 += a0 * ANC_LAG1(cur, mid);
-            q0 += a0 * cur;
-            p1 += a1 * ANC_LAG1(mid, nxt);
-            q1 += a1 * mid;
-            cur = nxt;
-        }
-        for (; k + ANC_VEC <= n; k += ANC_VEC) {
-            const anc_v16 nxt = anc_vload(h + k + 16u);
-            const anc_v16 a0 = anc_vload(a + k);
-            p0 += a0 * ANC_LAG1(cur, nxt);
-            q0 += a0 * cur;
-            cur = nxt;
-        }
+    for (; k + 2u * ANC_VEC <= n; k += 2u * ANC_VEC) {
+        const anc_v16 a0 = anc_vload(a + k);
+        const anc_v16 a1 = anc_vload(a + k + 16u);
+        p0 += a0 * anc_vload(h + k + 1u);
+        q0 += a0 * anc_vload(h + k);
+        p1 += a1 * anc_vload(h + k + 17u);
+        q1 += a1 * anc_vload(h + k + 16u);
     }
-#undef ANC_LAG1
+    for (; k + ANC_VEC <= n; k += ANC_VEC) {
+        const anc_v16 a0 = anc_vload(a + k);
+        p0 += a0 * anc_vload(h + k + 1u);
+        q0 += a0 * anc_vload(h + k);
+    }
     const anc_v16 tp = p0 + p1;
     const anc_v16 tq = q0 + q1;
     float r0 = anc_vhsum(&tp);
