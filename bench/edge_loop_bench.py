@@ -14,10 +14,12 @@ Measured, in the same run:
    of issue 5 weighs;
 3. allocation of the steady-state loop per block (tracemalloc, in-process);
 4. the emergency detector's false alarms over an hour of non-emergency scenes;
-5. the machine's own floor: a SCHED_FIFO probe that only reads the clock in a tight loop
-   and records every gap in its own execution (the CPU taken away by the hypervisor or the
-   kernel). A gap longer than the block period makes a block late whatever the loop does,
-   so the deadline-miss bar is read against this floor.
+5. the machine's own floor, two ways: before the runs, a SCHED_FIFO probe that only reads
+   the clock in a tight loop and records every gap in its own execution (the CPU taken away
+   by the hypervisor or the kernel); and during the design's run, alongside it, an empty
+   paced loop at the same priority (sleep until each block's release, no work) that
+   records how late it wakes. Either kind of stall longer than the block period makes a
+   block late whatever the loop does, so the deadline-miss bar is read against this floor.
 
 Bars: p99.9 block time ≤ 20 % of the block period, zero deadline misses, 0 bytes
 allocated per block, ≤ 1 false alarm per hour. Prints PASS/MISS per bar and writes
@@ -49,7 +51,7 @@ sys.path.insert(0, str(ROOT))
 
 from edge_agent.audio.analysis import Analysis  # noqa: E402
 from edge_agent.audio.api import AudioStats  # noqa: E402
-from edge_agent.audio.core import LoopCore, run_loop  # noqa: E402
+from edge_agent.audio.core import LATE_RESYNC_BLOCKS, LoopCore, run_loop  # noqa: E402
 from edge_agent.audio.engine import (  # noqa: E402
     DEFAULT_RT_PRIORITY,
     ProcessEngine,
@@ -207,14 +209,18 @@ def measure(state: SharedState, seconds: float, pid: int, budget_us: float,
     return out
 
 
-def run_process_engine(seconds: float, broker: Broker, workdir: Path) -> dict[str, Any]:
+def run_process_engine(seconds: float, broker: Broker, workdir: Path,
+                       with_wake_probe: bool) -> dict[str, Any]:
     engine = ProcessEngine(AUDIO, EMERGENCY)
     engine.start()
     control = ControlPlane(engine.stats, broker.port, workdir / "outbox-process.sqlite")
     control.start()
+    probe = start_wake_probe(WARMUP_S, seconds) if with_wake_probe else None
     try:
         assert engine.pid is not None
         result = measure(engine.state, seconds, engine.pid, engine.stats().budget_us, control)
+        if probe is not None:
+            result["wake_probe"] = finish_probe(probe)
         parent_cpu = os.times()
         result["agent_process_cpu_s"] = round(parent_cpu.user + parent_cpu.system, 2)
         result["analysis_overrun_samples"] = engine.analysis.overruns
@@ -364,6 +370,47 @@ def run_stall_probe(seconds: float) -> dict[str, Any]:
     return result
 
 
+def wake_probe(delay: float, seconds: float, priority: int) -> dict[str, Any]:
+    """How late an empty paced loop wakes at SCHED_FIFO `priority` (run in its own process):
+    the audio loop's release pattern (sleep until each block's release, re-anchor when far
+    behind, as run_loop does) with no work, for `seconds` after `delay`."""
+    granted = 0
+    with contextlib.suppress(PermissionError, OSError):
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))
+        granted = priority
+    time.sleep(delay)
+    period = int(round(AUDIO.block * 1e9 / AUDIO.sample_rate))
+    clock = time.perf_counter_ns
+    late: list[int] = []
+    blocks = int(seconds * 1e9 / period)
+    start = clock()
+    for k in range(blocks):
+        release = start + k * period
+        ahead = release - clock()
+        if ahead > 0:
+            time.sleep(ahead / 1e9)
+        lateness = clock() - release
+        if lateness > period:
+            late.append(lateness)
+        if lateness > LATE_RESYNC_BLOCKS * period:
+            start = clock() - (k + 1) * period
+    return {"wakeups": blocks, "rt_priority": granted, "late_over_period": len(late),
+            "longest_late_us": [round(g / 1000) for g in sorted(late)[-5:]]}
+
+
+def start_wake_probe(delay: float, seconds: float) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, __file__, "--wake-probe", str(delay), str(seconds)],
+                            stdout=subprocess.PIPE, text=True)
+
+
+def finish_probe(probe: subprocess.Popen[str]) -> dict[str, Any]:
+    out, _ = probe.communicate(timeout=60)
+    if probe.returncode != 0:
+        raise RuntimeError(f"wake probe failed with exit code {probe.returncode}")
+    result: dict[str, Any] = json.loads(out)
+    return result
+
+
 def verdict(ok: bool) -> str:
     return "PASS" if ok else "MISS"
 
@@ -376,10 +423,17 @@ def main(argv: list[str] | None = None) -> int:
                         help="non-emergency audio for the false-alarm count (0: skip)")
     parser.add_argument("--stall-seconds", type=float, default=30.0,
                         help="the machine stall probe's run (0: skip)")
+    parser.add_argument("--no-wake-probe", action="store_true",
+                        help="skip the empty paced loop that runs alongside the design")
     parser.add_argument("--stall-probe", type=float, help=argparse.SUPPRESS)
+    parser.add_argument("--wake-probe", type=float, nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.stall_probe is not None:  # the probe's own process (see run_stall_probe)
         print(json.dumps(stall_probe(args.stall_probe, DEFAULT_RT_PRIORITY)))
+        return 0
+    if args.wake_probe is not None:  # the probe's own process (see start_wake_probe)
+        delay, seconds = args.wake_probe
+        print(json.dumps(wake_probe(delay, seconds, DEFAULT_RT_PRIORITY)))
         return 0
     results: dict[str, Any] = {"config": {"sample_rate": AUDIO.sample_rate,
                                           "block": AUDIO.block, "algorithm": AUDIO.algorithm,
@@ -395,7 +449,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"edge loop: 48 kHz / 32 samples, FxNLMS L=256 + limiter + features + detector; "
               f"telemetry {TELEMETRY_HZ:g} Hz through outbox + mosquitto :{broker.port}")
         print(f"  [1] loop in its own process, {args.seconds:g} s")
-        results["process"] = run_process_engine(args.seconds, broker, workdir)
+        results["process"] = run_process_engine(args.seconds, broker, workdir,
+                                                with_wake_probe=not args.no_wake_probe)
         for interval in (0.005, 0.0001):
             print(f"  [2] loop as a thread, switch interval {interval * 1000:g} ms, "
                   f"{args.peer_seconds:g} s")
@@ -449,6 +504,12 @@ def main(argv: list[str] | None = None) -> int:
               f"({m['gaps_over_period_per_minute']:.1f}/min; longest {m['longest_gaps_us']} µs,"
               f" {m['gaps_over_100us']} over 100 µs); each such stall makes at least one block"
               f" late whatever the loop does")
+    if "wake_probe" in p:
+        w = p["wake_probe"]
+        print(f"  machine floor during the run: an empty paced loop at the same priority, "
+              f"alongside the design, woke later than a block period {w['late_over_period']} "
+              f"times in {w['wakeups']} releases (longest {w['longest_late_us']} µs): a block "
+              f"released into such a wake-up is late whatever the loop does")
     results["bars"] = {name: {"pass": ok, "detail": text} for name, (ok, text) in bars.items()}
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=1, default=float))
