@@ -120,75 +120,14 @@ static inline float anc_update_dot(float *restrict w, const float *restrict u, f
     return s;
 }
 
-/* Two samples per pass over w, on one history window h (newest first) holding
-   x_{n+1} = h, x_n = h + 1, and the update vectors ub = h + 4 (x_{n-3}), ua = h + 5:
+/* Two samples per pass over w: with update vectors ub = r, ua = r + 1 (r_{n-K} and
+   r_{n-1-K} of the filtered reference ring) and outputs x_{n+1} = x, x_n = x + 1,
      w[k] = keep (keep w[k] + ga ua[k]) + gb ub[k]
    then *a0 = sum_k w[k] x_n[k], *a1 = sum_k w[k] x_{n+1}[k] with the new w. All four
    windows are plain (unaligned) loads: measured faster than building the shifted ones from
-   shared loads by lane shuffles, which compete with the FMAs for execution ports (NLMS
-   L=256: 36.8% -> 39.8% of the compute limit on an AVX-512 Zen 4). Reads h[0 .. n+4]. */
-static inline void anc_update2_dot2_lag(float *restrict w, const float *h, float ga, float gb,
-                                        float keep, uint32_t n, float *a0, float *a1)
-{
-    const float *x0 = h + 1;
-    const float *x1 = h;
-    anc_v16 p0 = {0.0f}, p1 = {0.0f}, p2 = {0.0f}, p3 = {0.0f};
-    anc_v16 q0 = {0.0f}, q1 = {0.0f}, q2 = {0.0f}, q3 = {0.0f};
-    const float kga = keep * ga;
-    const float k2 = keep * keep;
-    const anc_v16 gav = {kga, kga, kga, kga, kga, kga, kga, kga,
-                         kga, kga, kga, kga, kga, kga, kga, kga};
-    const anc_v16 gbv = {gb, gb, gb, gb, gb, gb, gb, gb, gb, gb, gb, gb, gb, gb, gb, gb};
-    const anc_v16 kv = {k2, k2, k2, k2, k2, k2, k2, k2, k2, k2, k2, k2, k2, k2, k2, k2};
-    size_t k = 0;
-#define ANC_W2_STEP(p, q, off, LEAKY)                                                   \
-    do {                                                                            \
-        const anc_v16 wold = anc_vload(w + k + (off));                              \
-        const anc_v16 wv = (LEAKY ? kv * wold : wold) + gav * anc_vload(h + k + (off) + 5u) + \
-                           gbv * anc_vload(h + k + (off) + 4u);                     \
-        anc_vstore(w + k + (off), wv);                                              \
-        (p) += wv * anc_vload(x0 + k + (off));                                      \
-        (q) += wv * anc_vload(x1 + k + (off));                                      \
-    } while (0)
-    if (keep == 1.0f) {
-        for (; k + 4u * ANC_VEC <= n; k += 4u * ANC_VEC) {
-            ANC_W2_STEP(p0, q0, 0u, 0);
-            ANC_W2_STEP(p1, q1, 16u, 0);
-            ANC_W2_STEP(p2, q2, 32u, 0);
-            ANC_W2_STEP(p3, q3, 48u, 0);
-        }
-    } else {
-        for (; k + 4u * ANC_VEC <= n; k += 4u * ANC_VEC) {
-            ANC_W2_STEP(p0, q0, 0u, 1);
-            ANC_W2_STEP(p1, q1, 16u, 1);
-            ANC_W2_STEP(p2, q2, 32u, 1);
-            ANC_W2_STEP(p3, q3, 48u, 1);
-        }
-    }
-    for (; k + ANC_VEC <= n; k += ANC_VEC) {
-        ANC_W2_STEP(p0, q0, 0u, 1);
-    }
-#undef ANC_W2_STEP
-    const anc_v16 tp = (p0 + p1) + (p2 + p3);
-    const anc_v16 tq = (q0 + q1) + (q2 + q3);
-    float s0 = anc_vhsum(&tp);
-    float s1 = anc_vhsum(&tq);
-    for (; k < n; ++k) {
-        w[k] = keep * (keep * w[k] + ga * h[k + 5u]) + gb * h[k + 4u];
-        s0 += w[k] * x0[k];
-        s1 += w[k] * x1[k];
-    }
-    *a0 = s0;
-    *a1 = s1;
-}
-
-/* Filtered-x form of anc_update2_dot2_lag: the update vectors come from the filtered
-   reference ring (ub = r, ua = r + 1: r_{n-K} and r_{n-1-K}), the outputs from the
-   reference ring (x_{n+1} = x, x_n = x + 1):
-     w[k] = keep (keep w[k] + ga ua[k]) + gb ub[k]
-   *a0 = sum_k w[k] x_n[k], *a1 = sum_k w[k] x_{n+1}[k]. Unaligned loads for the shifted
-   windows, as there (FxLMS L=256: 29.2% -> 32.9% of the limit). Reads r[0 .. n] and
-   x[0 .. n]. */
+   shared loads by lane shuffles, which compete with the FMAs for execution ports (L=256 on
+   an AVX-512 Zen 4: NLMS 36.8% -> 43.6%, FxLMS 29.2% -> 34.0% of the compute limit).
+   Reads r[0 .. n] and x[0 .. n]. */
 static inline void anc_update2_dot2_fx(float *restrict w, const float *r, const float *x,
                                        float ga, float gb, float keep, uint32_t n, float *a0,
                                        float *a1)
@@ -241,6 +180,15 @@ static inline void anc_update2_dot2_fx(float *restrict w, const float *r, const 
     }
     *a0 = s0;
     *a1 = s1;
+}
+
+/* The NLMS form, on one history window h (newest first): x_{n+1} = h, x_n = h + 1, update
+   vectors ub = h + 4 (x_{n-3}) and ua = h + 5, i.e. anc_update2_dot2_fx with r = h + 4 and
+   x = h. Reads h[0 .. n+4]. */
+static inline void anc_update2_dot2_lag(float *restrict w, const float *h, float ga, float gb,
+                                        float keep, uint32_t n, float *a0, float *a1)
+{
+    anc_update2_dot2_fx(w, h + 4, h, ga, gb, keep, n, a0, a1);
 }
 
 /* *s0 = sum_k a[k] h[k+1], *s1 = sum_k a[k] h[k]: two neighbouring windows of one
@@ -394,32 +342,6 @@ static inline float anc_update_dot(float *restrict w, const float *restrict u, f
 }
 
 /* Two samples per pass over w (see the vector version above). */
-static inline void anc_update2_dot2_lag(float *restrict w, const float *h, float ga, float gb,
-                                        float keep, uint32_t n, float *a0, float *a1)
-{
-    float p[ANC_LANES] = {0.0f}, q[ANC_LANES] = {0.0f};
-    const size_t blocks = n / ANC_LANES;
-    for (size_t blk = 0; blk < blocks; ++blk) {
-        const size_t o = blk * ANC_LANES;
-        for (int j = 0; j < ANC_LANES; ++j) {
-            const float wk = keep * (keep * w[o + j] + ga * h[o + j + 5]) + gb * h[o + j + 4];
-            w[o + j] = wk;
-            p[j] += wk * h[o + j + 1];
-            q[j] += wk * h[o + j];
-        }
-    }
-    float s0 = anc_hsum(p);
-    float s1 = anc_hsum(q);
-    for (size_t k = blocks * ANC_LANES; k < n; ++k) {
-        w[k] = keep * (keep * w[k] + ga * h[k + 5u]) + gb * h[k + 4u];
-        s0 += w[k] * h[k + 1u];
-        s1 += w[k] * h[k];
-    }
-    *a0 = s0;
-    *a1 = s1;
-}
-
-/* Filtered-x form of anc_update2_dot2_lag (see the vector version above). */
 static inline void anc_update2_dot2_fx(float *restrict w, const float *r, const float *x,
                                        float ga, float gb, float keep, uint32_t n, float *a0,
                                        float *a1)
@@ -444,6 +366,13 @@ static inline void anc_update2_dot2_fx(float *restrict w, const float *r, const 
     }
     *a0 = s0;
     *a1 = s1;
+}
+
+/* The NLMS form (see the vector version above). */
+static inline void anc_update2_dot2_lag(float *restrict w, const float *h, float ga, float gb,
+                                        float keep, uint32_t n, float *a0, float *a1)
+{
+    anc_update2_dot2_fx(w, h + 4, h, ga, gb, keep, n, a0, a1);
 }
 
 /* *s0 = sum_k a[k] h[k+1], *s1 = sum_k a[k] h[k] (see the vector version above). */

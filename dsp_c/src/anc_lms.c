@@ -14,7 +14,7 @@
  * the steps not yet in w (see anc_lms_f32). The c_j and ||x_n||^2 are running sums,
  * recomputed exactly every ANC_ENERGY_REFRESH samples. Only the g_{n-1} term waits for
  * the previous sample's error, so passes overlap in the CPU. The history ring has period
- * L + ANC_LMS_PAD + ANC_LOOKAHEAD so that the L + 17 newest inputs are one contiguous view
+ * L + ANC_LMS_PAD + ANC_LOOKAHEAD so that the L + 5 newest inputs are one contiguous view
  * of it while the next ANC_LOOKAHEAD inputs are already written (see anc_kernels.h).
  */
 #include "anc_lms.h"
@@ -24,7 +24,8 @@
 #define ANC_ENERGY_REFRESH 4096u
 /* K; the instance keeps K + 1 pending steps (anc_lms_instance_f32.pending_gain[4]) */
 #define ANC_LMS_DELAY 3u
-/* history read beyond the L newest samples: the two-sample pass reads h[0 .. L+16] */
+/* history kept beyond the L newest samples: the two-sample pass reads h[0 .. L+4] (the pad
+   leaves room for a wider window without changing the state length) */
 #define ANC_LMS_PAD 20u
 
 uint32_t anc_lms_state_len_f32(uint32_t num_taps)
