@@ -10,6 +10,7 @@ down the error path: one JSON line in the dead-letter file and a log line.
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import logging
 import queue
@@ -64,15 +65,21 @@ class RunnerStats:
     failed: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def add(self, **counts: int) -> None:
+    def add(self, name: str) -> None:
+        """Count one event of kind `name` (received, matched, succeeded, retried, failed)."""
         with self.lock:
-            for name, count in counts.items():
-                setattr(self, name, getattr(self, name) + count)
+            setattr(self, name, getattr(self, name) + 1)
 
     def snapshot(self) -> dict[str, int]:
         with self.lock:
             return {"received": self.received, "matched": self.matched,
                     "succeeded": self.succeeded, "retried": self.retried, "failed": self.failed}
+
+
+@functools.lru_cache(maxsize=4096)
+def _matches(topic_filter: str, topic: str) -> bool:
+    """mqtt.topic_matches_sub builds a matcher per call; a fleet's topics repeat."""
+    return bool(mqtt.topic_matches_sub(topic_filter, topic))
 
 
 def publisher_client_id(topic: str) -> str:
@@ -262,7 +269,7 @@ class RuleRunner:
         self._subscribed.set()
 
     def _on_message(self, _client: mqtt.Client, _userdata: Any, message: mqtt.MQTTMessage) -> None:
-        self.stats.add(received=1)
+        self.stats.add("received")
         self._pending.acquire()
         assert self._workers is not None  # messages arrive only between start() and stop()
         self._workers.submit(self._handle_and_release, message.topic, bytes(message.payload))
@@ -280,7 +287,7 @@ class RuleRunner:
         """Run every rule whose topic filter matches, in this thread (retries included)."""
         now_ms = int(time.time() * 1000)
         for rule in self.rules:
-            if mqtt.topic_matches_sub(rule.query.topic_filter, topic):
+            if _matches(rule.query.topic_filter, topic):
                 self._run_rule(rule, topic, payload, now_ms)
 
     def _run_rule(self, rule: Rule, topic: str, payload: bytes, now_ms: int) -> None:
@@ -293,7 +300,7 @@ class RuleRunner:
             return
         if output is None:
             return
-        self.stats.add(matched=1)
+        self.stats.add("matched")
         for target in rule.targets:
             self._invoke_with_retries(rule, target, topic, payload, output)
 
@@ -307,15 +314,15 @@ class RuleRunner:
                 if attempt > len(delays):
                     self._fail(rule, target, topic, payload, exc, attempts=attempt)
                     return
-                self.stats.add(retried=1)
+                self.stats.add("retried")
                 self._sleep(delays[attempt - 1])
             else:
-                self.stats.add(succeeded=1)
+                self.stats.add("succeeded")
                 return
 
     def _fail(self, rule: Rule, target: DeployedFunction | None, topic: str, payload: bytes,
               exc: BaseException, *, attempts: int) -> None:
-        self.stats.add(failed=1)
+        self.stats.add("failed")
         entry = {
             "rule": rule.name,
             "function": target.function_name if target else None,
