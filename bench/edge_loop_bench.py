@@ -56,6 +56,7 @@ from edge_agent.audio.engine import (  # noqa: E402
     DEFAULT_RT_PRIORITY,
     ProcessEngine,
     make_backend,
+    realtime_priority,
     stats_snapshot,
 )
 from edge_agent.audio.state import SharedState, percentiles_us  # noqa: E402
@@ -215,12 +216,12 @@ def run_process_engine(seconds: float, broker: Broker, workdir: Path,
     engine.start()
     control = ControlPlane(engine.stats, broker.port, workdir / "outbox-process.sqlite")
     control.start()
-    probe = start_wake_probe(WARMUP_S, seconds) if with_wake_probe else None
+    probe = start_probe("--wake-probe", WARMUP_S, seconds) if with_wake_probe else None
     try:
         assert engine.pid is not None
         result = measure(engine.state, seconds, engine.pid, engine.stats().budget_us, control)
         if probe is not None:
-            result["wake_probe"] = finish_probe(probe)
+            result["wake_probe"] = finish_probe(probe, timeout=60)
         parent_cpu = os.times()
         result["agent_process_cpu_s"] = round(parent_cpu.user + parent_cpu.system, 2)
         result["analysis_overrun_samples"] = engine.analysis.overruns
@@ -336,10 +337,7 @@ STALL_REST_S = 0.1   # real-time throttling (95% of each second), which would sh
 
 def stall_probe(seconds: float, priority: int) -> dict[str, Any]:
     """Gaps in a clock-reading loop at SCHED_FIFO `priority` (run in its own process)."""
-    granted = 0
-    with contextlib.suppress(PermissionError, OSError):
-        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))
-        granted = priority
+    granted = realtime_priority(priority)
     clock = time.perf_counter_ns
     gaps: list[int] = []
     spun = 0
@@ -363,10 +361,17 @@ def stall_probe(seconds: float, priority: int) -> dict[str, Any]:
             "longest_gaps_us": [round(g / 1000) for g in sorted(gaps)[-5:]]}
 
 
-def run_stall_probe(seconds: float) -> dict[str, Any]:
-    out = subprocess.run([sys.executable, __file__, "--stall-probe", str(seconds)],
-                         check=True, capture_output=True, text=True)
-    result: dict[str, Any] = json.loads(out.stdout)
+def start_probe(*args: object) -> subprocess.Popen[str]:
+    """This script in probe mode (--stall-probe / --wake-probe) in its own process."""
+    return subprocess.Popen([sys.executable, __file__, *map(str, args)],
+                            stdout=subprocess.PIPE, text=True)
+
+
+def finish_probe(probe: subprocess.Popen[str], timeout: float) -> dict[str, Any]:
+    out, _ = probe.communicate(timeout=timeout)
+    if probe.returncode != 0:
+        raise RuntimeError(f"probe {probe.args!r} failed with exit code {probe.returncode}")
+    result: dict[str, Any] = json.loads(out)
     return result
 
 
@@ -374,10 +379,7 @@ def wake_probe(delay: float, seconds: float, priority: int) -> dict[str, Any]:
     """How late an empty paced loop wakes at SCHED_FIFO `priority` (run in its own process):
     the audio loop's release pattern (sleep until each block's release, re-anchor when far
     behind, as run_loop does) with no work, for `seconds` after `delay`."""
-    granted = 0
-    with contextlib.suppress(PermissionError, OSError):
-        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))
-        granted = priority
+    granted = realtime_priority(priority)
     time.sleep(delay)
     period = int(round(AUDIO.block * 1e9 / AUDIO.sample_rate))
     clock = time.perf_counter_ns
@@ -398,19 +400,6 @@ def wake_probe(delay: float, seconds: float, priority: int) -> dict[str, Any]:
             "longest_late_us": [round(g / 1000) for g in sorted(late)[-5:]]}
 
 
-def start_wake_probe(delay: float, seconds: float) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, __file__, "--wake-probe", str(delay), str(seconds)],
-                            stdout=subprocess.PIPE, text=True)
-
-
-def finish_probe(probe: subprocess.Popen[str]) -> dict[str, Any]:
-    out, _ = probe.communicate(timeout=60)
-    if probe.returncode != 0:
-        raise RuntimeError(f"wake probe failed with exit code {probe.returncode}")
-    result: dict[str, Any] = json.loads(out)
-    return result
-
-
 def verdict(ok: bool) -> str:
     return "PASS" if ok else "MISS"
 
@@ -428,10 +417,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stall-probe", type=float, help=argparse.SUPPRESS)
     parser.add_argument("--wake-probe", type=float, nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.stall_probe is not None:  # the probe's own process (see run_stall_probe)
+    if args.stall_probe is not None:  # the probe's own process (see start_probe)
         print(json.dumps(stall_probe(args.stall_probe, DEFAULT_RT_PRIORITY)))
         return 0
-    if args.wake_probe is not None:  # the probe's own process (see start_wake_probe)
+    if args.wake_probe is not None:  # the probe's own process (see start_probe)
         delay, seconds = args.wake_probe
         print(json.dumps(wake_probe(delay, seconds, DEFAULT_RT_PRIORITY)))
         return 0
@@ -442,7 +431,8 @@ def main(argv: list[str] | None = None) -> int:
                                           "cores": os.cpu_count()}}
     if args.stall_seconds > 0:  # first, while nothing of the bench runs yet
         print(f"  [0] machine stall probe (SCHED_FIFO, clock reads only), {args.stall_seconds:g} s")
-        results["machine_stalls"] = run_stall_probe(args.stall_seconds)
+        results["machine_stalls"] = finish_probe(
+            start_probe("--stall-probe", args.stall_seconds), timeout=args.stall_seconds + 60)
     workdir = Path(tempfile.mkdtemp(prefix="edge-loop-outbox-"))
     broker = Broker()
     try:

@@ -208,7 +208,7 @@ class InlineEngine(_Engine):
         return self._thread is not None and self._thread.is_alive()
 
 
-def _realtime_priority(priority: int) -> int:
+def realtime_priority(priority: int) -> int:
     """Ask for SCHED_FIFO at `priority` (0: don't); the priority granted, 0 if refused."""
     if priority <= 0 or not hasattr(os, "sched_setscheduler"):
         return 0
@@ -274,7 +274,7 @@ def _child_main(audio: AudioConfig, emergency: EmergencyConfig, path: str,
         gc.collect()
         gc.freeze()
         gc.disable()
-        state.set("rt_priority", _realtime_priority(priority))
+        state.set("rt_priority", realtime_priority(priority))
         state.set("ready", 1)
         run_loop(core, paced, poll)
     except BaseException as exc:  # noqa: BLE001 - reported to the parent, then exit
