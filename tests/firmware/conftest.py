@@ -7,7 +7,7 @@ simulator's stimuli (buttons, battery, wear, watchdog) are skipped there.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,18 @@ import pytest
 
 from tests.firmware.host import Host
 from tests.firmware.sim import SimDevice, firmware_dir
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """A failing device test shows the end of the firmware's log next to the traceback."""
+    report = yield
+    device = getattr(item, "funcargs", {}).get("sim")
+    if report.failed and isinstance(device, SimDevice) and device.log_path.exists():
+        report.sections.append(("firmware log (last 4000 characters)", device.log()[-4000:]))
+    return report
 
 
 @pytest.fixture
