@@ -5,9 +5,10 @@ the case inside Lambda, where an execution environment runs one invocation at a 
 one conditional PutItem. Callers that arrive while a write is in flight (the local stack runs
 many invocations in one process) are committed together by whichever of them writes next:
 keys are de-duplicated within the group (first wins), the keys already stored are read with
-one consistent BatchGetItem, and the new items go out in one BatchWriteItem. That is one
-round trip pair per group instead of one per item, which is what lets the local stack's
-telemetry path keep up with thousands of messages per second.
+one consistent BatchGetItem (up to 100 keys, its limit), and the new items go out in
+BatchWriteItems of up to 25 (theirs). That is a few round trips per group instead of one
+per item, which is what lets the local stack's telemetry path keep up with thousands of
+messages per second.
 
 Callers are spread over `lanes` by key (the same key always goes to the same lane); each lane
 has at most one group in flight, and lanes write concurrently, so round trips overlap while
@@ -30,7 +31,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-MAX_GROUP = 25  # BatchWriteItem's limit per request
+MAX_GROUP = 100  # BatchGetItem's limit per request
+MAX_WRITE = 25  # BatchWriteItem's limit per request
 _UNPROCESSED_RETRIES = 8
 
 
@@ -51,7 +53,10 @@ class _Put:
         self.stored = False
         self.error: BaseException | None = None
         self.finished = False
-        self.wake = threading.Event()  # set when written, or when it is this caller's turn
+        # Released when written, or when it is this caller's turn. A lock acquired up front
+        # is the cheapest one-shot wake-up CPython has (an Event adds a Condition per waiter).
+        self.wake = threading.Lock()
+        self.wake.acquire()
 
 
 class _Lane:
@@ -108,7 +113,7 @@ class ConditionalTable:
             leading = not lane.writing
             lane.writing = True
         if not leading:
-            put.wake.wait()  # written by another caller, or handed the writer's role
+            put.wake.acquire()  # written by another caller, or handed the writer's role
         while not put.finished:
             with lane.lock:
                 group = lane.queue[:self._max_group]
@@ -118,7 +123,7 @@ class ConditionalTable:
             finally:
                 with lane.lock:
                     if lane.queue:
-                        lane.queue[0].wake.set()  # the next caller in line writes next
+                        lane.queue[0].wake.release()  # the next caller in line writes next
                     else:
                         lane.writing = False
         if put.error is not None:
@@ -139,7 +144,8 @@ class ConditionalTable:
         finally:
             for put in group:
                 put.finished = True
-                put.wake.set()
+                if put is not group[0]:  # the writer's own item: it is not waiting
+                    put.wake.release()
 
     def _put_conditionally(self, item: dict[str, Any]) -> bool:
         try:
@@ -184,8 +190,10 @@ class ConditionalTable:
         raise RuntimeError(f"{name}: BatchGetItem left keys unprocessed after retries")
 
     def _batch_write(self, items: list[dict[str, Any]]) -> None:
-        if not items:
-            return
+        for start in range(0, len(items), MAX_WRITE):
+            self._batch_write_chunk(items[start:start + MAX_WRITE])
+
+    def _batch_write_chunk(self, items: list[dict[str, Any]]) -> None:
         client = self._table.meta.client
         name = self._table.name
         request: dict[str, Any] = {name: [{"PutRequest": {"Item": item}} for item in items]}

@@ -98,8 +98,8 @@ def test_a_failing_write_reaches_every_caller_of_its_group(local_stack: LocalSta
 def test_bad_arguments_are_named(table: Any) -> None:
     with pytest.raises(ValueError, match="key_attributes"):
         ConditionalTable(table, ())
-    with pytest.raises(ValueError, match="max_group must be 1..25"):
-        ConditionalTable(table, ("thing", "seq"), max_group=26)
+    with pytest.raises(ValueError, match="max_group must be 1..100, got 101"):
+        ConditionalTable(table, ("thing", "seq"), max_group=101)
     with pytest.raises(ValueError, match="lanes must be at least 1, got 0"):
         ConditionalTable(table, ("thing", "seq"), lanes=0)
     with pytest.raises(ValueError, match=r"item lacks key attribute\(s\) \['seq'\]"):

@@ -5,11 +5,15 @@ refused at start-up, naming the rule), subscribe to its topic filter with the se
 identity, evaluate each message and invoke the rule's Lambda action in-process on a worker
 pool. A failing invocation is retried (bounded, exponential backoff); what still fails goes
 down the error path: one JSON line in the dead-letter file and a log line.
+
+With `processes` > 1 the rules run in that many child processes, each handling the messages
+of its share of the things (cloud/local/rules/shards.py); this process then only receives.
 """
 
 from __future__ import annotations
 
 import base64
+import fcntl
 import functools
 import json
 import logging
@@ -138,7 +142,10 @@ def build_rules(topic_rules: dict[str, dict[str, Any]],
 
 
 class DeadLetters:
-    """The error path: one JSON object per line for every message whose action finally failed."""
+    """The error path: one JSON object per line for every message whose action finally failed.
+
+    Several processes may record into one file (rule shards); an exclusive lock on the file
+    keeps each line whole."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -147,6 +154,7 @@ class DeadLetters:
     def record(self, entry: dict[str, Any]) -> None:
         line = json.dumps(entry, default=str) + "\n"
         with self._lock, open(self.path, "a", encoding="utf-8") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file closes
             handle.write(line)
 
 
@@ -155,6 +163,22 @@ def _payload_for_record(payload: bytes) -> dict[str, str]:
         return {"payload": payload.decode("utf-8")}
     except UnicodeDecodeError:
         return {"payload_base64": base64.b64encode(payload).decode("ascii")}
+
+
+def dead_letter_entry(rule: str | None, function: str | None, topic: str, payload: bytes,
+                      exc: BaseException, *, attempts: int) -> dict[str, Any]:
+    """One dead-letter line: which rule and function failed on what, with which error."""
+    return {
+        "rule": rule,
+        "function": function,
+        "topic": topic,
+        **_payload_for_record(payload),
+        "error_type": type(exc).__name__,
+        "error": str(exc),
+        "attempts": attempts,
+        "failed_at_ms": int(time.time() * 1000),
+        "trace": traceback.format_exception_only(type(exc), exc)[-1].strip(),
+    }
 
 
 class Workers:
@@ -203,7 +227,13 @@ class RuleRunner:
     def __init__(self, deployment: dict[str, Any], settings: ServiceMqtt, *,
                  dead_letter_path: Path, retry: RetryPolicy | None = None,
                  workers: int = DEFAULT_WORKERS, max_pending: int = 20000,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 processes: int = 1, sleep: Callable[[float], None] = time.sleep) -> None:
+        if processes < 1:
+            raise ValueError(f"rule processes must be at least 1, got {processes}")
+        self._deployment = deployment
+        self._dead_letter_path = dead_letter_path
+        self._processes = processes
+        self._max_pending = max_pending
         functions = load_functions(deployment)
         self.rules = build_rules(deployment.get("topic_rules", {}), functions)
         self.rule_names = [rule.name for rule in self.rules]
@@ -213,7 +243,8 @@ class RuleRunner:
         self._settings = settings
         self._sleep = sleep
         self._worker_count = workers
-        self._workers: Workers | None = None  # started by start()
+        self._workers: Workers | None = None  # started by start() (one process)
+        self._shards: Any = None  # a ShardPool, started by start() (several processes)
         # Bounds the work in flight; when full, the MQTT thread waits (back-pressure to the
         # broker, which queues for this persistent session) instead of growing memory.
         self._pending = threading.BoundedSemaphore(max_pending)
@@ -234,7 +265,17 @@ class RuleRunner:
         client.connect(self._settings.host, self._settings.port, keepalive=30,
                        clean_start=False, properties=properties)
         self._client = client
-        self._workers = Workers(self._worker_count, "rule")
+        if self._processes > 1:
+            # Imported here: the shard module builds on this one.
+            from cloud.local.rules.shards import ShardPool
+
+            self._shards = ShardPool(
+                self._deployment, self._settings, count=self._processes,
+                dead_letter_path=self._dead_letter_path, retry=self.retry,
+                workers=self._worker_count, max_pending=self._max_pending)
+            self._shards.start()
+        else:
+            self._workers = Workers(self._worker_count, "rule")
         client.loop_start()
         if self.rules and not self._subscribed.wait(timeout):
             self.stop()
@@ -248,6 +289,13 @@ class RuleRunner:
         if self._workers is not None:
             self._workers.shutdown()
             self._workers = None
+        if self._shards is not None:
+            self._shards.stop()
+            self._shards = None
+
+    def healthy(self) -> bool:
+        """False once a rule shard process has died (messages for it go to the dead letters)."""
+        return self._shards is None or bool(self._shards.healthy())
 
     def _on_connect(self, client: mqtt.Client, _userdata: Any, _flags: Any,
                     reason_code: Any, _properties: Any) -> None:
@@ -269,10 +317,18 @@ class RuleRunner:
         self._subscribed.set()
 
     def _on_message(self, _client: mqtt.Client, _userdata: Any, message: mqtt.MQTTMessage) -> None:
+        if self._shards is not None:
+            self.stats.add("received")
+            self._shards.submit(message.topic, bytes(message.payload))
+            return
+        assert self._workers is not None  # messages arrive only between start() and stop()
+        self.accept(self._workers, message.topic, bytes(message.payload))
+
+    def accept(self, workers: Workers, topic: str, payload: bytes) -> None:
+        """Count a received message and queue it on `workers`; waits while too many are."""
         self.stats.add("received")
         self._pending.acquire()
-        assert self._workers is not None  # messages arrive only between start() and stop()
-        self._workers.submit(self._handle_and_release, message.topic, bytes(message.payload))
+        workers.submit(self._handle_and_release, topic, payload)
 
     def _handle_and_release(self, topic: str, payload: bytes) -> None:
         try:
@@ -323,17 +379,8 @@ class RuleRunner:
     def _fail(self, rule: Rule, target: DeployedFunction | None, topic: str, payload: bytes,
               exc: BaseException, *, attempts: int) -> None:
         self.stats.add("failed")
-        entry = {
-            "rule": rule.name,
-            "function": target.function_name if target else None,
-            "topic": topic,
-            **_payload_for_record(payload),
-            "error_type": type(exc).__name__,
-            "error": str(exc),
-            "attempts": attempts,
-            "failed_at_ms": int(time.time() * 1000),
-            "trace": traceback.format_exception_only(type(exc), exc)[-1].strip(),
-        }
-        self.dead_letters.record(entry)
+        self.dead_letters.record(dead_letter_entry(
+            rule.name, target.function_name if target else None, topic, payload, exc,
+            attempts=attempts))
         log.warning("rule %s: message on %s failed after %d attempt(s): %s: %s",
                     rule.name, topic, attempts, type(exc).__name__, exc)
