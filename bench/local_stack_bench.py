@@ -79,21 +79,25 @@ def raise_open_file_limit() -> int:
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
+def child_pids(pid: int) -> list[int]:
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(child) for child in children.read_text().split()] if children.exists() else []
+
+
 def rss_mb(pid: int) -> float:
+    """Resident memory of `pid` and its live child processes (the emulator's rule processes)."""
+    own = float("nan")
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+            own = int(line.split()[1]) / 1024
+    return own + sum(rss_mb(child) for child in child_pids(pid))
 
 
 def cpu_seconds(pid: int) -> float:
     """CPU time of `pid` and its live child processes (the emulator's rule processes)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    total = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    children = Path(f"/proc/{pid}/task/{pid}/children")
-    for child in children.read_text().split() if children.exists() else []:
-        total += cpu_seconds(int(child))
-    return total
+    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return own + sum(cpu_seconds(child) for child in child_pids(pid))
 
 
 def stack_cpu(stack: LocalStack) -> dict[str, float]:
@@ -518,7 +522,7 @@ def print_report(result: dict[str, Any]) -> None:
               f"in {fleet['time_to_connect_all_s'] or float('nan'):.2f} s, "
               f"{fleet['shadow_gets_ok']}/{fleet['devices']} shadow gets in "
               f"{fleet['shadow_gets_s']:.2f} s; emulator RSS "
-              f"{fleet['memory_before_mb']['emulator_rss_mb']:.0f} -> "
+              f"(with its rule processes) {fleet['memory_before_mb']['emulator_rss_mb']:.0f} -> "
               f"{fleet['memory_with_devices_mb']['emulator_rss_mb']:.0f} MB, mosquitto RSS "
               f"{fleet['memory_before_mb']['mosquitto_rss_mb']:.0f} -> "
               f"{fleet['memory_with_devices_mb']['mosquitto_rss_mb']:.0f} MB"
