@@ -117,6 +117,8 @@ def write_config(directory: Path, port: int, ca_path: Path, server: KeyPair) -> 
         "log_type notice",
         "connection_messages true",
         "max_queued_messages 100000",
+        # A persistent session nobody resumes is dropped after an hour, AWS IoT's default.
+        "persistent_client_expiration 1h",
         # Small MQTT packets go out at once; with Nagle, a response queued behind an ACK
         # waits for the peer's delayed ACK (~40 ms per hop).
         "set_tcp_nodelay true",

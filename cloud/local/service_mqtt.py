@@ -31,12 +31,17 @@ class ServiceMqtt:
         return f"{SERVICE_IDENTITY}-{role}"
 
 
-def paho_client(settings: ServiceMqtt, role: str) -> mqtt.Client:
-    """A paho MQTT 5 client with mutual TLS for the service `role`; not yet connected."""
+def paho_client(settings: ServiceMqtt, role: str, *, persistent_v311: bool = False) -> mqtt.Client:
+    """A paho client with mutual TLS for the service `role`; not yet connected.
+
+    MQTT 5 by default. `persistent_v311`: MQTT 3.1.1 with a persistent session
+    (clean_session=False), for a service that receives a high message rate: paho decodes the
+    properties of every MQTT 5 PUBLISH, about a fifth of its CPU per message."""
     client = mqtt.Client(
         callback_api_version=mqtt.CallbackAPIVersion.VERSION2,
         client_id=settings.client_id(role),
-        protocol=mqtt.MQTTv5,
+        protocol=mqtt.MQTTv311 if persistent_v311 else mqtt.MQTTv5,
+        clean_session=False if persistent_v311 else None,
     )
     context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=str(settings.ca_path))
     context.load_cert_chain(str(settings.cert_path), str(settings.key_path))

@@ -14,6 +14,10 @@ Callers are spread over `lanes` by key (the same key always goes to the same lan
 has at most one group in flight, and lanes write concurrently, so round trips overlap while
 no two groups in flight ever share a key.
 
+Items go out through a low-level DynamoDB client, serialized here once: the resource API
+would deep-copy every request and walk it again to convert each value, which under the local
+stack's load costs more CPU than the rest of the function does.
+
 The group path is exact as long as this object is the table's only writer of new keys for
 the duration of a group; another process writing the same key between the read and the
 write would be overwritten. The only other writer pattern in this platform, concurrent Lambda
@@ -29,11 +33,17 @@ from collections.abc import Hashable
 from decimal import Decimal
 from typing import Any
 
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 MAX_GROUP = 100  # BatchGetItem's limit per request
 MAX_WRITE = 25  # BatchWriteItem's limit per request
 _UNPROCESSED_RETRIES = 8
+
+
+_SERIALIZER = TypeSerializer()
+_DESERIALIZER = TypeDeserializer()
+AttributeValues = dict[str, dict[str, Any]]  # an item as the low-level API carries it
 
 
 def to_dynamo(document: dict[str, Any]) -> dict[str, Any]:
@@ -42,12 +52,29 @@ def to_dynamo(document: dict[str, Any]) -> dict[str, Any]:
     return converted
 
 
+def _floats_as_decimal(value: Any) -> Any:
+    """What to_dynamo does to a value (a float becomes the Decimal of its JSON text), without
+    encoding and parsing the whole item."""
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    if isinstance(value, dict):
+        return {key: _floats_as_decimal(inner) for key, inner in value.items()}
+    if isinstance(value, list | tuple):
+        return [_floats_as_decimal(inner) for inner in value]
+    return value
+
+
+def to_attribute_values(item: dict[str, Any]) -> AttributeValues:
+    """`item` in the low-level API's typed form ({"S": ...}, {"N": ...}, ...)."""
+    return {name: _SERIALIZER.serialize(_floats_as_decimal(value)) for name, value in item.items()}
+
+
 class _Put:
     """One caller's item, waiting for the group that writes it."""
 
     __slots__ = ("error", "finished", "item", "key", "stored", "wake")
 
-    def __init__(self, item: dict[str, Any], key: tuple[Hashable, ...]) -> None:
+    def __init__(self, item: AttributeValues, key: tuple[Hashable, ...]) -> None:
         self.item = item
         self.key = key
         self.stored = False
@@ -73,11 +100,12 @@ class _Lane:
 class ConditionalTable:
     """Puts an item only if its key is new; a duplicate is reported, not raised.
 
-    `table` is a boto3 DynamoDB resource Table; thread-safe. `lanes`: how many groups may be
-    in flight at once (each lane owns a disjoint share of the keys).
+    `client` is a low-level boto3 DynamoDB client (not a resource's: that one would convert
+    the already typed values again), `table_name` its table; thread-safe. `lanes`: how many
+    groups may be in flight at once (each lane owns a disjoint share of the keys).
     """
 
-    def __init__(self, table: Any, key_attributes: tuple[str, ...],
+    def __init__(self, client: Any, table_name: str, key_attributes: tuple[str, ...],
                  max_group: int = MAX_GROUP, lanes: int = 1) -> None:
         if not key_attributes:
             raise ValueError("key_attributes must name the table's key attributes")
@@ -85,7 +113,8 @@ class ConditionalTable:
             raise ValueError(f"max_group must be 1..{MAX_GROUP}, got {max_group}")
         if lanes < 1:
             raise ValueError(f"lanes must be at least 1, got {lanes}")
-        self._table = table
+        self._client = client
+        self._table_name = table_name
         self._keys = key_attributes
         self._max_group = max_group
         self._condition = " AND ".join(f"attribute_not_exists(#k{i})"
@@ -95,16 +124,17 @@ class ConditionalTable:
         self._groups_lock = threading.Lock()
         self.groups_written = 0  # how many multi-item groups went out (for benchmarks)
 
-    def _key_of(self, item: dict[str, Any]) -> tuple[Hashable, ...]:
+    def _key_of(self, item: AttributeValues) -> tuple[Hashable, ...]:
+        """The key's values, decoded: 7 and 7.0 are one key, as DynamoDB compares numbers."""
         missing = [name for name in self._keys if name not in item]
         if missing:
             raise ValueError(f"item lacks key attribute(s) {missing}")
-        return tuple(item[name] for name in self._keys)
+        return tuple(_DESERIALIZER.deserialize(item[name]) for name in self._keys)
 
     def put_once(self, item: dict[str, Any]) -> bool:
         """Store `item` unless its key exists; True if stored, False if it was a duplicate."""
-        converted = to_dynamo(item)
-        put = _Put(converted, self._key_of(converted))
+        typed = to_attribute_values(item)
+        put = _Put(typed, self._key_of(typed))
         lane = self._lanes[hash(put.key) % len(self._lanes)]
         with lane.lock:
             lane.queue.append(put)
@@ -147,10 +177,11 @@ class ConditionalTable:
                 if put is not group[0]:  # the writer's own item: it is not waiting
                     put.wake.release()
 
-    def _put_conditionally(self, item: dict[str, Any]) -> bool:
+    def _put_conditionally(self, item: AttributeValues) -> bool:
         try:
-            self._table.put_item(Item=item, ConditionExpression=self._condition,
-                                 ExpressionAttributeNames=self._names)
+            self._client.put_item(TableName=self._table_name, Item=item,
+                                  ConditionExpression=self._condition,
+                                  ExpressionAttributeNames=self._names)
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
                 return False
@@ -161,7 +192,8 @@ class ConditionalTable:
         first: dict[tuple[Hashable, ...], _Put] = {}
         for put in group:
             first.setdefault(put.key, put)  # later puts of the same key are duplicates
-        existing = self._existing_keys(list(first))
+        existing = self._existing_keys(
+            [{name: put.item[name] for name in self._keys} for put in first.values()])
         new = [put for key, put in first.items() if key not in existing]
         self._batch_write([put.item for put in new])
         for put in new:
@@ -169,11 +201,11 @@ class ConditionalTable:
         with self._groups_lock:
             self.groups_written += 1
 
-    def _existing_keys(self, keys: list[tuple[Hashable, ...]]) -> set[tuple[Hashable, ...]]:
-        client = self._table.meta.client
-        name = self._table.name
+    def _existing_keys(self, keys: list[AttributeValues]) -> set[tuple[Hashable, ...]]:
+        client = self._client
+        name = self._table_name
         request: dict[str, Any] = {name: {
-            "Keys": [dict(zip(self._keys, key, strict=True)) for key in keys],
+            "Keys": keys,
             "ConsistentRead": True,
             "ProjectionExpression": ", ".join(self._names),
             "ExpressionAttributeNames": self._names,
@@ -189,13 +221,13 @@ class ConditionalTable:
             time.sleep(0.01 * 2 ** attempt)
         raise RuntimeError(f"{name}: BatchGetItem left keys unprocessed after retries")
 
-    def _batch_write(self, items: list[dict[str, Any]]) -> None:
+    def _batch_write(self, items: list[AttributeValues]) -> None:
         for start in range(0, len(items), MAX_WRITE):
             self._batch_write_chunk(items[start:start + MAX_WRITE])
 
-    def _batch_write_chunk(self, items: list[dict[str, Any]]) -> None:
-        client = self._table.meta.client
-        name = self._table.name
+    def _batch_write_chunk(self, items: list[AttributeValues]) -> None:
+        client = self._client
+        name = self._table_name
         request: dict[str, Any] = {name: [{"PutRequest": {"Item": item}} for item in items]}
         for attempt in range(_UNPROCESSED_RETRIES + 1):
             response = client.batch_write_item(RequestItems=request)

@@ -10,10 +10,11 @@ from typing import Any
 
 import boto3
 import pytest
+from boto3.dynamodb.types import TypeSerializer
 from botocore.exceptions import ClientError
 
 from cloud.local.stack import LocalStack
-from cloud.shared.dynamo import ConditionalTable
+from cloud.shared.dynamo import ConditionalTable, to_attribute_values, to_dynamo
 
 
 @pytest.fixture
@@ -32,12 +33,19 @@ def table(local_stack: LocalStack) -> Any:
     created.delete()
 
 
+@pytest.fixture
+def client(local_stack: LocalStack) -> Any:
+    env = local_stack.env
+    return boto3.client("dynamodb", endpoint_url=env["aws_endpoint_url"], region_name=env["region"],
+                        aws_access_key_id="testing", aws_secret_access_key="testing")
+
+
 def item(seq: int, text: str, thing: str = "hs-1") -> dict[str, Any]:
     return {"thing": thing, "seq": seq, "text": text, "level": 0.5}
 
 
-def test_a_single_caller_stores_once(table: Any) -> None:
-    store = ConditionalTable(table, ("thing", "seq"))
+def test_a_single_caller_stores_once(table: Any, client: Any) -> None:
+    store = ConditionalTable(client, table.name, ("thing", "seq"))
     assert store.put_once(item(1, "first")) is True
     assert store.put_once(item(1, "second")) is False
     stored = table.get_item(Key={"thing": "hs-1", "seq": 1})["Item"]
@@ -46,8 +54,9 @@ def test_a_single_caller_stores_once(table: Any) -> None:
 
 
 @pytest.mark.parametrize("lanes", [1, 4])
-def test_concurrent_callers_store_each_key_once_and_first_wins(table: Any, lanes: int) -> None:
-    store = ConditionalTable(table, ("thing", "seq"), lanes=lanes)
+def test_concurrent_callers_store_each_key_once_and_first_wins(table: Any, client: Any,
+                                                               lanes: int) -> None:
+    store = ConditionalTable(client, table.name, ("thing", "seq"), lanes=lanes)
     assert store.put_once(item(0, "already there")) is True
     # 60 callers released at once: seq 0 exists; seqs 1..29 arrive twice each.
     calls = [item(0, "late")] + [item(s, f"copy {c}") for s in range(1, 30) for c in (1, 2)]
@@ -74,12 +83,8 @@ def test_concurrent_callers_store_each_key_once_and_first_wins(table: Any, lanes
     assert {int(i["seq"]): i["text"] for i in items if int(i["seq"])} == winners
 
 
-def test_a_failing_write_reaches_every_caller_of_its_group(local_stack: LocalStack) -> None:
-    env = local_stack.env
-    missing = boto3.resource("dynamodb", endpoint_url=env["aws_endpoint_url"],
-                             region_name=env["region"], aws_access_key_id="testing",
-                             aws_secret_access_key="testing").Table("no-such-table")
-    store = ConditionalTable(missing, ("thing", "seq"))
+def test_a_failing_write_reaches_every_caller_of_its_group(client: Any) -> None:
+    store = ConditionalTable(client, "no-such-table", ("thing", "seq"))
     start = threading.Barrier(12)
 
     def put(seq: int) -> str:
@@ -95,12 +100,21 @@ def test_a_failing_write_reaches_every_caller_of_its_group(local_stack: LocalSta
     assert outcomes == ["ResourceNotFoundException"] * 12
 
 
-def test_bad_arguments_are_named(table: Any) -> None:
+def test_bad_arguments_are_named(table: Any, client: Any) -> None:
     with pytest.raises(ValueError, match="key_attributes"):
-        ConditionalTable(table, ())
+        ConditionalTable(client, table.name, ())
     with pytest.raises(ValueError, match="max_group must be 1..100, got 101"):
-        ConditionalTable(table, ("thing", "seq"), max_group=101)
+        ConditionalTable(client, table.name, ("thing", "seq"), max_group=101)
     with pytest.raises(ValueError, match="lanes must be at least 1, got 0"):
-        ConditionalTable(table, ("thing", "seq"), lanes=0)
+        ConditionalTable(client, table.name, ("thing", "seq"), lanes=0)
     with pytest.raises(ValueError, match=r"item lacks key attribute\(s\) \['seq'\]"):
-        ConditionalTable(table, ("thing", "seq")).put_once({"thing": "hs-1"})
+        ConditionalTable(client, table.name, ("thing", "seq")).put_once({"thing": "hs-1"})
+
+
+def test_typed_items_match_what_the_resource_api_sends() -> None:
+    document = {"thing": "hs-1", "seq": 7, "level": 0.1, "tiny": 1e-07, "big": 3e20,
+                "ok": True, "none": None, "bands": [0.5, 12, -3.25],
+                "nested": {"rms": 0.333, "tags": ["a", "b"]}, "text": "é"}
+    serializer = TypeSerializer()
+    expected = {name: serializer.serialize(value) for name, value in to_dynamo(document).items()}
+    assert to_attribute_values(document) == expected

@@ -27,8 +27,6 @@ from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
 
 from cloud.local.rules.lambdas import DeployedFunction, load_functions
 from cloud.local.rules.sql import RuleMessage, RuleQuery, RuleSqlError, parse
@@ -253,17 +251,15 @@ class RuleRunner:
 
     # -- MQTT ------------------------------------------------------------------------------
     def start(self, timeout: float = 15.0) -> None:
-        client = paho_client(self._settings, "rules")
+        # A persistent session: messages published while the emulator restarts wait in the
+        # broker instead of being lost (the broker expires an abandoned session after an
+        # hour, cloud/local/mosquitto.py).
+        client = paho_client(self._settings, "rules", persistent_v311=True)
         client.on_connect = self._on_connect
         client.on_subscribe = self._on_subscribe
         client.on_message = self._on_message
         client.reconnect_delay_set(min_delay=1, max_delay=2)
-        # A persistent session: messages published while the emulator restarts wait in the
-        # broker instead of being lost.
-        properties = Properties(PacketTypes.CONNECT)
-        properties.SessionExpiryInterval = 3600
-        client.connect(self._settings.host, self._settings.port, keepalive=30,
-                       clean_start=False, properties=properties)
+        client.connect(self._settings.host, self._settings.port, keepalive=30)
         self._client = client
         if self._processes > 1:
             # Imported here: the shard module builds on this one.
