@@ -519,7 +519,8 @@ def print_report(result: dict[str, Any]) -> None:
               f"published {tm['published']} at {tm['publish_rate_msg_s']:.0f} msg/s,"
               f" landed {tm['landed']} (not landed within {tm['drain_timeout_s']:.0f} s of the end:"
               f" {tm['not_landed_within_drain']}, dead letters {tm['dead_letters']}),"
-              f" last counted after {tm['last_landed_after_s']:.1f} s ->"
+              f" last counted after {tm['last_landed_after_s']:.1f} s"
+              f" ({tm['drain_lag_s']:.1f} s after the last publish) ->"
               f" {tm['landed_throughput_msg_s']:.0f} msg/s sustained"
               f"   bar >= {TELEMETRY_BAR_MSG_S:.0f} msg/s for {TELEMETRY_BAR_SECONDS:.0f} s,"
               f" zero loss  {verdict(tm['pass'])}")
