@@ -26,7 +26,6 @@ environments, uses the conditional single-item path.
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Hashable
@@ -46,17 +45,9 @@ _DESERIALIZER = TypeDeserializer()
 AttributeValues = dict[str, dict[str, Any]]  # an item as the low-level API carries it
 
 
-def to_dynamo(document: dict[str, Any]) -> dict[str, Any]:
-    """JSON floats become Decimal, as the DynamoDB resource API requires."""
-    converted: dict[str, Any] = json.loads(json.dumps(document), parse_float=Decimal)
-    return converted
-
-
 def _floats_as_decimal(value: Any) -> Any:
-    """What to_dynamo does to a value (a float becomes the Decimal of its JSON text), without
-    encoding and parsing the whole item."""
     if isinstance(value, float):
-        return Decimal(repr(value))
+        return Decimal(repr(value))  # repr is the float's JSON text
     if isinstance(value, dict):
         return {key: _floats_as_decimal(inner) for key, inner in value.items()}
     if isinstance(value, list | tuple):
@@ -64,9 +55,16 @@ def _floats_as_decimal(value: Any) -> Any:
     return value
 
 
+def to_dynamo(document: dict[str, Any]) -> dict[str, Any]:
+    """JSON floats become the Decimal of their JSON text, as the DynamoDB resource API
+    requires; everything else is kept (tuples become lists)."""
+    converted: dict[str, Any] = _floats_as_decimal(document)
+    return converted
+
+
 def to_attribute_values(item: dict[str, Any]) -> AttributeValues:
     """`item` in the low-level API's typed form ({"S": ...}, {"N": ...}, ...)."""
-    return {name: _SERIALIZER.serialize(_floats_as_decimal(value)) for name, value in item.items()}
+    return {name: _SERIALIZER.serialize(value) for name, value in to_dynamo(item).items()}
 
 
 class _Put:

@@ -3,9 +3,11 @@ many callers write at once and their items are committed in groups."""
 
 from __future__ import annotations
 
+import json
 import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
 from typing import Any
 
 import boto3
@@ -115,6 +117,9 @@ def test_typed_items_match_what_the_resource_api_sends() -> None:
     document = {"thing": "hs-1", "seq": 7, "level": 0.1, "tiny": 1e-07, "big": 3e20,
                 "ok": True, "none": None, "bands": [0.5, 12, -3.25],
                 "nested": {"rms": 0.333, "tags": ["a", "b"]}, "text": "é"}
+    # The reference conversion: the document's JSON text, floats parsed as Decimal.
+    decimals = json.loads(json.dumps(document), parse_float=Decimal)
+    assert to_dynamo(document) == decimals
     serializer = TypeSerializer()
-    expected = {name: serializer.serialize(value) for name, value in to_dynamo(document).items()}
+    expected = {name: serializer.serialize(value) for name, value in decimals.items()}
     assert to_attribute_values(document) == expected

@@ -24,7 +24,7 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import paho.mqtt.client as mqtt
 
@@ -32,6 +32,9 @@ from cloud.local.rules.lambdas import DeployedFunction, load_functions
 from cloud.local.rules.sql import RuleMessage, RuleQuery, RuleSqlError, parse
 from cloud.local.service_mqtt import ServiceMqtt, paho_client
 from protocol.topics import PREFIX, THING_NAME_PATTERN
+
+if TYPE_CHECKING:  # shards.py builds on this module, so it is imported where it is used
+    from cloud.local.rules.shards import ShardPool
 
 log = logging.getLogger("anc.rules")
 SUPPORTED_SQL_VERSIONS = ("2016-03-23", "2015-10-08", "beta")
@@ -242,7 +245,7 @@ class RuleRunner:
         self._sleep = sleep
         self._worker_count = workers
         self._workers: Workers | None = None  # started by start() (one process)
-        self._shards: Any = None  # a ShardPool, started by start() (several processes)
+        self._shards: ShardPool | None = None  # started by start() (several processes)
         # Bounds the work in flight; when full, the MQTT thread waits (back-pressure to the
         # broker, which queues for this persistent session) instead of growing memory.
         self._pending = threading.BoundedSemaphore(max_pending)
@@ -291,7 +294,7 @@ class RuleRunner:
 
     def healthy(self) -> bool:
         """False once a rule shard process has died (messages for it go to the dead letters)."""
-        return self._shards is None or bool(self._shards.healthy())
+        return self._shards is None or self._shards.healthy()
 
     def _on_connect(self, client: mqtt.Client, _userdata: Any, _flags: Any,
                     reason_code: Any, _properties: Any) -> None:
