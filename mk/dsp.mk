@@ -41,9 +41,18 @@ $(DSP_CTEST_DIR)/$(1)/%: dsp_c/tests_c/%.c dsp_c/tests_c/ctest.h $$(DSP_CTEST_OB
 .SECONDARY: $$(DSP_CTEST_OBJS_$(1))
 endef
 
+# The vector kernels are as wide as the target's registers (4 floats for baseline x86-64 and
+# NEON, 8 with AVX, 16 with AVX-512): each width this CPU can run gets its own variant.
+DSP_CPU_FLAGS := $(shell grep -m1 '^flags' /proc/cpuinfo 2>/dev/null)
 DSP_CTEST_BINS :=
 $(eval $(call DSP_CTEST_VARIANT,vector,))
 $(eval $(call DSP_CTEST_VARIANT,portable,-DANC_NO_VECTOR_EXT))
+ifneq ($(filter avx2,$(DSP_CPU_FLAGS)),)
+$(eval $(call DSP_CTEST_VARIANT,avx2,-mavx2 -mfma))
+endif
+ifneq ($(filter avx512f,$(DSP_CPU_FLAGS)),)
+$(eval $(call DSP_CTEST_VARIANT,avx512,-mavx512f -mfma))
+endif
 
 .PHONY: dsp-ctest
 dsp-ctest: $(DSP_CTEST_BINS)
@@ -80,6 +89,8 @@ dsp-lint:
 	gcc $(DSP_STRICT) -fsyntax-only -Idsp_c/include -Idsp_c/src -Idsp_c/tests_c \
 		$(DSP_SOURCES) $(DSP_CTEST_SOURCES)
 	gcc $(DSP_STRICT) -fsyntax-only -DANC_NO_VECTOR_EXT -Idsp_c/include $(DSP_SOURCES)
+	gcc $(DSP_STRICT) -fsyntax-only -mavx2 -mfma -Idsp_c/include $(DSP_SOURCES)
+	gcc $(DSP_STRICT) -fsyntax-only -mavx512f -mfma -Idsp_c/include $(DSP_SOURCES)
 
 LINT_TARGETS += dsp-lint
 

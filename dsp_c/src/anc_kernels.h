@@ -15,59 +15,67 @@
 #include <string.h>
 
 #if defined(__GNUC__) && !defined(ANC_NO_VECTOR_EXT)
-/* GCC/Clang vector extension: 16 floats, lowered to one AVX-512 register, two AVX2
-   registers or four NEON registers. aligned(4) makes loads through it unaligned-safe.
-   No function takes or returns one by value (loads and stores are macros, the lane sum
-   takes a pointer): the argument-passing ABI of 64-byte vectors differs between targets,
-   and GCC warns about it (-Wpsabi) wherever 512-bit registers are not enabled. */
-typedef float anc_v16 __attribute__((vector_size(64), aligned(4)));
+/* GCC/Clang vector extension, as wide as the target's vector registers: 16 floats with
+   AVX-512, 8 with AVX, else 4 (SSE2, NEON). A generic vector wider than the registers is
+   split by the compiler, and the kernels below (up to 8 accumulators in flight) then spill
+   to the stack: on an AVX2-only Zen 3 16-float vectors ran NLMS at a quarter of the speed
+   of 8-float ones. aligned(4) makes loads through the type unaligned-safe. */
+#if defined(__AVX512F__)
 #define ANC_VEC 16u
-#define anc_vload(p) (*(const anc_v16 *)(const void *)(p))
-#define anc_vstore(p, v) (*(anc_v16 *)(void *)(p) = (v))
-
-/* Tree sum of the 16 lanes in registers: 4 dependent shuffle + add steps. */
-#if defined(__clang__)
-static inline float anc_vhsum(const anc_v16 *pv)
-{
-    anc_v16 v = *pv;
-    v += __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7);
-    v += __builtin_shufflevector(v, v, 4, 5, 6, 7, 0, 1, 2, 3, 4, 5, 6, 7, 0, 1, 2, 3);
-    v += __builtin_shufflevector(v, v, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1);
-    v += __builtin_shufflevector(v, v, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0);
-    return v[0];
-}
+#elif defined(__AVX__)
+#define ANC_VEC 8u
 #else
-typedef int32_t anc_i16 __attribute__((vector_size(64)));
-static inline float anc_vhsum(const anc_v16 *pv)
+#define ANC_VEC 4u
+#endif
+typedef float anc_vf __attribute__((vector_size(ANC_VEC * sizeof(float)), aligned(4)));
+typedef int32_t anc_vi __attribute__((vector_size(ANC_VEC * sizeof(float))));
+#define anc_vload(p) (*(const anc_vf *)(const void *)(p))
+#define anc_vstore(p, v) (*(anc_vf *)(void *)(p) = (v))
+/* every lane = s (a scalar operand of a vector operation is broadcast) */
+#define anc_vsplat(s) ((anc_vf){0.0f} + (float)(s))
+
+/* Tree sum of the lanes in registers: log2(ANC_VEC) dependent shuffle + add steps; lane i
+   adds lane i ^ w for w = ANC_VEC / 2, ..., 1. */
+#if defined(__clang__)
+#define ANC_SHUFFLE(v, ...) __builtin_shufflevector(v, v, __VA_ARGS__)
+#else
+#define ANC_SHUFFLE(v, ...) __builtin_shuffle(v, (anc_vi){__VA_ARGS__})
+#endif
+static inline float anc_vhsum(const anc_vf *pv)
 {
-    const anc_i16 h8 = {8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7};
-    const anc_i16 h4 = {4, 5, 6, 7, 0, 1, 2, 3, 4, 5, 6, 7, 0, 1, 2, 3};
-    const anc_i16 h2 = {2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1};
-    const anc_i16 h1 = {1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0};
-    anc_v16 v = *pv;
-    v += __builtin_shuffle(v, h8);
-    v += __builtin_shuffle(v, h4);
-    v += __builtin_shuffle(v, h2);
-    v += __builtin_shuffle(v, h1);
+    anc_vf v = *pv;
+#if ANC_VEC == 16
+    v += ANC_SHUFFLE(v, 8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7);
+    v += ANC_SHUFFLE(v, 4, 5, 6, 7, 0, 1, 2, 3, 12, 13, 14, 15, 8, 9, 10, 11);
+    v += ANC_SHUFFLE(v, 2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13);
+    v += ANC_SHUFFLE(v, 1, 0, 3, 2, 5, 4, 7, 6, 9, 8, 11, 10, 13, 12, 15, 14);
+#elif ANC_VEC == 8
+    v += ANC_SHUFFLE(v, 4, 5, 6, 7, 0, 1, 2, 3);
+    v += ANC_SHUFFLE(v, 2, 3, 0, 1, 6, 7, 4, 5);
+    v += ANC_SHUFFLE(v, 1, 0, 3, 2, 5, 4, 7, 6);
+#else
+    v += ANC_SHUFFLE(v, 2, 3, 0, 1);
+    v += ANC_SHUFFLE(v, 1, 0, 3, 2);
+#endif
     return v[0];
 }
-#endif
+#undef ANC_SHUFFLE
 
 /* sum_k a[k] b[k]; four independent accumulators hide the multiply-add latency */
 static inline float anc_dot(const float *restrict a, const float *restrict b, uint32_t n)
 {
-    anc_v16 acc0 = {0.0f}, acc1 = {0.0f}, acc2 = {0.0f}, acc3 = {0.0f};
+    anc_vf acc0 = {0.0f}, acc1 = {0.0f}, acc2 = {0.0f}, acc3 = {0.0f};
     size_t k = 0;
     for (; k + 4u * ANC_VEC <= n; k += 4u * ANC_VEC) {
         acc0 += anc_vload(a + k) * anc_vload(b + k);
-        acc1 += anc_vload(a + k + 16u) * anc_vload(b + k + 16u);
-        acc2 += anc_vload(a + k + 32u) * anc_vload(b + k + 32u);
-        acc3 += anc_vload(a + k + 48u) * anc_vload(b + k + 48u);
+        acc1 += anc_vload(a + k + ANC_VEC) * anc_vload(b + k + ANC_VEC);
+        acc2 += anc_vload(a + k + 2u * ANC_VEC) * anc_vload(b + k + 2u * ANC_VEC);
+        acc3 += anc_vload(a + k + 3u * ANC_VEC) * anc_vload(b + k + 3u * ANC_VEC);
     }
     for (; k + ANC_VEC <= n; k += ANC_VEC) {
         acc0 += anc_vload(a + k) * anc_vload(b + k);
     }
-    const anc_v16 total = (acc0 + acc1) + (acc2 + acc3);
+    const anc_vf total = (acc0 + acc1) + (acc2 + acc3);
     float s = anc_vhsum(&total);
     for (; k < n; ++k) {
         s += a[k] * b[k];
@@ -77,7 +85,7 @@ static inline float anc_dot(const float *restrict a, const float *restrict b, ui
 
 #define ANC_UPDATE_DOT_STEP(acc, off, NEW_W)                        \
     do {                                                           \
-        const anc_v16 wv = NEW_W(off);                             \
+        const anc_vf wv = NEW_W(off);                              \
         anc_vstore(w + k + (off), wv);                             \
         (acc) += wv * anc_vload(x + k + (off));                    \
     } while (0)
@@ -88,30 +96,29 @@ static inline float anc_dot(const float *restrict a, const float *restrict b, ui
 static inline float anc_update_dot(float *restrict w, const float *restrict u, float g,
                                    float keep, const float *restrict x, uint32_t n)
 {
-    anc_v16 acc0 = {0.0f}, acc1 = {0.0f}, acc2 = {0.0f}, acc3 = {0.0f};
-    const anc_v16 gv = {g, g, g, g, g, g, g, g, g, g, g, g, g, g, g, g};
-    const anc_v16 kv = {keep, keep, keep, keep, keep, keep, keep, keep,
-                        keep, keep, keep, keep, keep, keep, keep, keep};
+    anc_vf acc0 = {0.0f}, acc1 = {0.0f}, acc2 = {0.0f}, acc3 = {0.0f};
+    const anc_vf gv = anc_vsplat(g);
+    const anc_vf kv = anc_vsplat(keep);
     size_t k = 0;
     if (keep == 1.0f) {
         for (; k + 4u * ANC_VEC <= n; k += 4u * ANC_VEC) {
             ANC_UPDATE_DOT_STEP(acc0, 0u, ANC_W_PLAIN);
-            ANC_UPDATE_DOT_STEP(acc1, 16u, ANC_W_PLAIN);
-            ANC_UPDATE_DOT_STEP(acc2, 32u, ANC_W_PLAIN);
-            ANC_UPDATE_DOT_STEP(acc3, 48u, ANC_W_PLAIN);
+            ANC_UPDATE_DOT_STEP(acc1, ANC_VEC, ANC_W_PLAIN);
+            ANC_UPDATE_DOT_STEP(acc2, 2u * ANC_VEC, ANC_W_PLAIN);
+            ANC_UPDATE_DOT_STEP(acc3, 3u * ANC_VEC, ANC_W_PLAIN);
         }
     } else {
         for (; k + 4u * ANC_VEC <= n; k += 4u * ANC_VEC) {
             ANC_UPDATE_DOT_STEP(acc0, 0u, ANC_W_LEAKY);
-            ANC_UPDATE_DOT_STEP(acc1, 16u, ANC_W_LEAKY);
-            ANC_UPDATE_DOT_STEP(acc2, 32u, ANC_W_LEAKY);
-            ANC_UPDATE_DOT_STEP(acc3, 48u, ANC_W_LEAKY);
+            ANC_UPDATE_DOT_STEP(acc1, ANC_VEC, ANC_W_LEAKY);
+            ANC_UPDATE_DOT_STEP(acc2, 2u * ANC_VEC, ANC_W_LEAKY);
+            ANC_UPDATE_DOT_STEP(acc3, 3u * ANC_VEC, ANC_W_LEAKY);
         }
     }
     for (; k + ANC_VEC <= n; k += ANC_VEC) {
         ANC_UPDATE_DOT_STEP(acc0, 0u, ANC_W_LEAKY);
     }
-    const anc_v16 total = (acc0 + acc1) + (acc2 + acc3);
+    const anc_vf total = (acc0 + acc1) + (acc2 + acc3);
     float s = anc_vhsum(&total);
     for (; k < n; ++k) {
         w[k] = keep * w[k] + g * u[k];
@@ -132,19 +139,18 @@ static inline void anc_update2_dot2_fx(float *restrict w, const float *r, const 
                                        float ga, float gb, float keep, uint32_t n, float *a0,
                                        float *a1)
 {
-    anc_v16 p0 = {0.0f}, p1 = {0.0f}, p2 = {0.0f}, p3 = {0.0f};
-    anc_v16 q0 = {0.0f}, q1 = {0.0f}, q2 = {0.0f}, q3 = {0.0f};
+    anc_vf p0 = {0.0f}, p1 = {0.0f}, p2 = {0.0f}, p3 = {0.0f};
+    anc_vf q0 = {0.0f}, q1 = {0.0f}, q2 = {0.0f}, q3 = {0.0f};
     const float kga = keep * ga;
     const float k2 = keep * keep;
-    const anc_v16 gav = {kga, kga, kga, kga, kga, kga, kga, kga,
-                         kga, kga, kga, kga, kga, kga, kga, kga};
-    const anc_v16 gbv = {gb, gb, gb, gb, gb, gb, gb, gb, gb, gb, gb, gb, gb, gb, gb, gb};
-    const anc_v16 kv = {k2, k2, k2, k2, k2, k2, k2, k2, k2, k2, k2, k2, k2, k2, k2, k2};
+    const anc_vf gav = anc_vsplat(kga);
+    const anc_vf gbv = anc_vsplat(gb);
+    const anc_vf kv = anc_vsplat(k2);
     size_t k = 0;
 #define ANC_FX2_STEP(p, q, off, LEAKY)                                                  \
     do {                                                                            \
-        const anc_v16 wold = anc_vload(w + k + (off));                              \
-        const anc_v16 wv = (LEAKY ? kv * wold : wold) + gav * anc_vload(r + k + (off) + 1u) + \
+        const anc_vf wold = anc_vload(w + k + (off));                              \
+        const anc_vf wv = (LEAKY ? kv * wold : wold) + gav * anc_vload(r + k + (off) + 1u) + \
                            gbv * anc_vload(r + k + (off));                          \
         anc_vstore(w + k + (off), wv);                                              \
         (p) += wv * anc_vload(x + k + (off) + 1u);                                  \
@@ -153,24 +159,24 @@ static inline void anc_update2_dot2_fx(float *restrict w, const float *r, const 
     if (keep == 1.0f) {
         for (; k + 4u * ANC_VEC <= n; k += 4u * ANC_VEC) {
             ANC_FX2_STEP(p0, q0, 0u, 0);
-            ANC_FX2_STEP(p1, q1, 16u, 0);
-            ANC_FX2_STEP(p2, q2, 32u, 0);
-            ANC_FX2_STEP(p3, q3, 48u, 0);
+            ANC_FX2_STEP(p1, q1, ANC_VEC, 0);
+            ANC_FX2_STEP(p2, q2, 2u * ANC_VEC, 0);
+            ANC_FX2_STEP(p3, q3, 3u * ANC_VEC, 0);
         }
     } else {
         for (; k + 4u * ANC_VEC <= n; k += 4u * ANC_VEC) {
             ANC_FX2_STEP(p0, q0, 0u, 1);
-            ANC_FX2_STEP(p1, q1, 16u, 1);
-            ANC_FX2_STEP(p2, q2, 32u, 1);
-            ANC_FX2_STEP(p3, q3, 48u, 1);
+            ANC_FX2_STEP(p1, q1, ANC_VEC, 1);
+            ANC_FX2_STEP(p2, q2, 2u * ANC_VEC, 1);
+            ANC_FX2_STEP(p3, q3, 3u * ANC_VEC, 1);
         }
     }
     for (; k + ANC_VEC <= n; k += ANC_VEC) {
         ANC_FX2_STEP(p0, q0, 0u, 1);
     }
 #undef ANC_FX2_STEP
-    const anc_v16 tp = (p0 + p1) + (p2 + p3);
-    const anc_v16 tq = (q0 + q1) + (q2 + q3);
+    const anc_vf tp = (p0 + p1) + (p2 + p3);
+    const anc_vf tq = (q0 + q1) + (q2 + q3);
     float s0 = anc_vhsum(&tp);
     float s1 = anc_vhsum(&tq);
     for (; k < n; ++k) {
@@ -196,23 +202,23 @@ static inline void anc_update2_dot2_lag(float *restrict w, const float *h, float
 static inline void anc_dot2_lag(const float *restrict a, const float *h, uint32_t n,
                                 float *s0, float *s1)
 {
-    anc_v16 p0 = {0.0f}, p1 = {0.0f}, q0 = {0.0f}, q1 = {0.0f};
+    anc_vf p0 = {0.0f}, p1 = {0.0f}, q0 = {0.0f}, q1 = {0.0f};
     size_t k = 0;
     for (; k + 2u * ANC_VEC <= n; k += 2u * ANC_VEC) {
-        const anc_v16 a0 = anc_vload(a + k);
-        const anc_v16 a1 = anc_vload(a + k + 16u);
+        const anc_vf a0 = anc_vload(a + k);
+        const anc_vf a1 = anc_vload(a + k + ANC_VEC);
         p0 += a0 * anc_vload(h + k + 1u);
         q0 += a0 * anc_vload(h + k);
-        p1 += a1 * anc_vload(h + k + 17u);
-        q1 += a1 * anc_vload(h + k + 16u);
+        p1 += a1 * anc_vload(h + k + ANC_VEC + 1u);
+        q1 += a1 * anc_vload(h + k + ANC_VEC);
     }
     for (; k + ANC_VEC <= n; k += ANC_VEC) {
-        const anc_v16 a0 = anc_vload(a + k);
+        const anc_vf a0 = anc_vload(a + k);
         p0 += a0 * anc_vload(h + k + 1u);
         q0 += a0 * anc_vload(h + k);
     }
-    const anc_v16 tp = p0 + p1;
-    const anc_v16 tq = q0 + q1;
+    const anc_vf tp = p0 + p1;
+    const anc_vf tq = q0 + q1;
     float r0 = anc_vhsum(&tp);
     float r1 = anc_vhsum(&tq);
     for (; k < n; ++k) {
@@ -224,32 +230,32 @@ static inline void anc_dot2_lag(const float *restrict a, const float *h, uint32_
 }
 
 /* out = P v for a symmetric n x n row-major P, as sum_j v[j] P[j][:] (rows are contiguous,
-   so no horizontal sums), 64 outputs at a time held in registers. */
+   so no horizontal sums), 4 ANC_VEC outputs at a time held in registers. */
 static inline void anc_symv(const float *restrict p, const float *restrict v, uint32_t n,
                             float *restrict out)
 {
     size_t c = 0;
     for (; c + 4u * ANC_VEC <= n; c += 4u * ANC_VEC) {
-        anc_v16 a0 = {0.0f}, a1 = {0.0f}, a2 = {0.0f}, a3 = {0.0f};
+        anc_vf a0 = {0.0f}, a1 = {0.0f}, a2 = {0.0f}, a3 = {0.0f};
         for (size_t j = 0; j < n; ++j) {
             const float *row = p + j * n + c;
             const float vj = v[j];
-            const anc_v16 b = {vj, vj, vj, vj, vj, vj, vj, vj, vj, vj, vj, vj, vj, vj, vj, vj};
+            const anc_vf b = anc_vsplat(vj);
             a0 += b * anc_vload(row);
-            a1 += b * anc_vload(row + 16u);
-            a2 += b * anc_vload(row + 32u);
-            a3 += b * anc_vload(row + 48u);
+            a1 += b * anc_vload(row + ANC_VEC);
+            a2 += b * anc_vload(row + 2u * ANC_VEC);
+            a3 += b * anc_vload(row + 3u * ANC_VEC);
         }
         anc_vstore(out + c, a0);
-        anc_vstore(out + c + 16u, a1);
-        anc_vstore(out + c + 32u, a2);
-        anc_vstore(out + c + 48u, a3);
+        anc_vstore(out + c + ANC_VEC, a1);
+        anc_vstore(out + c + 2u * ANC_VEC, a2);
+        anc_vstore(out + c + 3u * ANC_VEC, a3);
     }
     for (; c + ANC_VEC <= n; c += ANC_VEC) {
-        anc_v16 a0 = {0.0f};
+        anc_vf a0 = {0.0f};
         for (size_t j = 0; j < n; ++j) {
             const float vj = v[j];
-            const anc_v16 b = {vj, vj, vj, vj, vj, vj, vj, vj, vj, vj, vj, vj, vj, vj, vj, vj};
+            const anc_vf b = anc_vsplat(vj);
             a0 += b * anc_vload(p + j * n + c);
         }
         anc_vstore(out + c, a0);
@@ -269,12 +275,11 @@ static inline void anc_symv(const float *restrict p, const float *restrict v, ui
 static inline void anc_rank1_scale(float *restrict p, const float *restrict u, uint32_t n,
                                    float scale)
 {
-    const anc_v16 sv = {scale, scale, scale, scale, scale, scale, scale, scale,
-                        scale, scale, scale, scale, scale, scale, scale, scale};
+    const anc_vf sv = anc_vsplat(scale);
     for (size_t i = 0; i < n; ++i) {
         float *row = p + i * n;
         const float ui = u[i];
-        const anc_v16 uv = {ui, ui, ui, ui, ui, ui, ui, ui, ui, ui, ui, ui, ui, ui, ui, ui};
+        const anc_vf uv = anc_vsplat(ui);
         size_t j = 0;
         for (; j + ANC_VEC <= n; j += ANC_VEC) {
             anc_vstore(row + j, (anc_vload(row + j) - uv * anc_vload(u + j)) * sv);
