@@ -38,19 +38,24 @@ def measured_secondary_path(secondary: Any, latency: int) -> FloatArray:
 
 
 class FxLms:
-    """FxLMS / FxNLMS controller, or a hybrid that starts with filtered-x RLS.
+    """FxLMS / FxNLMS controller, or a hybrid that starts with least-squares solves.
 
     `sec_path` is the secondary-path estimate S_hat (it should include every delay
     between producing y and measuring e). `algorithm` is "fxlms", "fxnlms" or "hybrid";
-    when omitted, `normalized` picks FxNLMS (True) or FxLMS (False). The hybrid adapts its
-    first `hybrid_taps` weights by RLS for `hybrid_samples` samples, then runs FxNLMS.
+    when omitted, `normalized` picks FxNLMS (True) or FxLMS (False). The hybrid runs
+    FxNLMS; with `lsq_samples` > 0 it solves the least-squares problem of its first
+    `lsq_samples` samples on all taps (ridge `lsq_ridge` relative to the mean eigenvalue)
+    and continues from that solution, `lsq_rounds` times on windows doubling in length;
+    with `hybrid_samples` > 0 it first adapts its first `hybrid_taps` weights by RLS for
+    that many samples (dsp_c/include/anc_fxlms.h).
     `max_ear_gain_db` sets the ear-level divergence guard of `adapt` (None: off).
     """
 
     def __init__(self, taps: int, sec_path: Any, mu: float = 0.1, normalized: bool = True,
                  leak: float = 0.0, algorithm: str | None = None, eps: float = 1e-6,
                  max_weight_norm: float = 1e3, hybrid_taps: int = 64,
-                 hybrid_samples: int = 4800, lam: float = 0.999, delta: float = 0.01,
+                 hybrid_samples: int = 0, lam: float = 0.999, delta: float = 0.01,
+                 lsq_samples: int = 12000, lsq_rounds: int = 4, lsq_ridge: float = 1e-8,
                  max_ear_gain_db: float | None = 10.0) -> None:
         self.taps = positive_int("taps", taps, limit=2**20)
         self.sec_path = coefficients("sec_path", sec_path)
@@ -79,10 +84,19 @@ class FxLms:
             cfg.hybrid_samples = non_negative_int("hybrid_samples", hybrid_samples, limit=2**31)
             cfg.lam = real("lam", lam, low=0.0, high=1.0, low_open=True)
             cfg.delta = real("delta", delta, low=0.0, low_open=True)
+            # the factor holds taps^2 doubles
+            cfg.lsq_samples = non_negative_int("lsq_samples", lsq_samples, limit=2**31)
+            if cfg.lsq_samples and self.taps > 4096:
+                raise DspValueError(f"lsq_samples needs taps <= 4096 (the least-squares "
+                                    f"factor holds taps^2 doubles), got taps={self.taps}")
+            cfg.lsq_rounds = positive_int("lsq_rounds", lsq_rounds, limit=32)
+            cfg.lsq_ridge = real("lsq_ridge", lsq_ridge, low=0.0)
+        else:
+            cfg.lsq_samples = 0
         self._cfg = cfg
         self._inst = ffi.new("anc_fxlms_instance_f32 *")
         self._state, state_ptr = new_state(
-            lib.anc_fxlms_state_len_f32(self.taps, self.sec_path.size, hybrid_taps_used))
+            lib.anc_fxlms_state_len_f32(self.taps, self.sec_path.size, cfg))
         check_status(lib.anc_fxlms_init_f32(self._inst, self.taps, float_ptr(self.sec_path),
                                             self.sec_path.size, cfg, state_ptr,
                                             self._state.size), "FxLms")
@@ -134,6 +148,23 @@ class FxLms:
     def samples(self) -> int:
         """Samples adapted since construction or the last reset."""
         return int(self._inst.samples)
+
+    @property
+    def lsq_solves(self) -> int:
+        """Least-squares solutions the hybrid has committed to W since construction."""
+        return int(self._inst.lsq.solves)
+
+    @property
+    def lsq_failures(self) -> int:
+        """Least-squares solves abandoned since construction (the summed problem was not
+        positive definite to working precision; W stayed as FxNLMS had it)."""
+        return int(self._inst.lsq.failures)
+
+    @property
+    def lsq_reverts(self) -> int:
+        """Least-squares solutions undone after their trial (the ear got louder relative to
+        the reference than before them, as with a poor S_hat)."""
+        return int(self._inst.lsq.reverts)
 
     def reset(self) -> None:
         lib.anc_fxlms_reset_f32(self._inst)

@@ -36,9 +36,10 @@ MU = 0.01
 BLOCK = 8
 TAPS = 256
 EAR_NOISE_DB = -40.0
-# The hybrid controller's settings are dsp_c.FxLms's defaults (first 64 taps by RLS for
-# 4800 samples = 0.1 s, then FxNLMS with the sweep's μ on all taps).
-HYBRID_LABEL = "hybrid (filtered-x RLS on 64 taps for 0.1 s, then FxNLMS)"
+# The hybrid controller's settings are dsp_c.FxLms's defaults (FxNLMS with the sweep's μ,
+# replaced by least-squares solutions of its first 0.25, 0.5, 1 and 2 s on all taps).
+HYBRID_LABEL = ("hybrid (FxNLMS, started by least-squares solves of its first 0.25, 0.5, 1 "
+                "and 2 s)")
 # Attenuation bars of issue 2 besides the gap to the bound: (scene, latencies, minimum dB).
 LEVEL_BARS: tuple[tuple[str, tuple[int, ...], float], ...] = (
     ("engine", (1, 2, 4, 8, 16, 32), 30.0),
@@ -56,7 +57,7 @@ class Settings:
     latencies: tuple[int, ...]
     scenes: tuple[str, ...]
     seed: int
-    hybrid: bool = True   # also run the hybrid controller (RLS start, FxNLMS after) per cell
+    hybrid: bool = True   # also run the hybrid controller (least-squares start) per cell
 
 
 @dataclass

@@ -1,6 +1,6 @@
 /*
  * anc_fxlms.h - feedforward ANC controller: FxLMS / FxNLMS, and a hybrid that starts with
- * filtered-x RLS and hands over to FxNLMS.
+ * a least-squares solve (and optionally filtered-x RLS) and hands over to FxNLMS.
  *
  * Signals and sign convention (all at the controller's sample rate):
  *   x[n]  reference microphone
@@ -22,13 +22,34 @@
  * newest updates are kept pending between calls; anc_fxlms_weights_f32 returns W with
  * them applied.
  *
- * Hybrid (ANC_FX_HYBRID): for the first hybrid_samples samples the first hybrid_taps
- * weights are adapted by modified filtered-x RLS, which is insensitive to the delay in S:
+ * Hybrid (ANC_FX_HYBRID): for the first hybrid_samples samples (default 0: no RLS phase)
+ * the first hybrid_taps weights are adapted by modified filtered-x RLS, which is insensitive
+ * to the delay in S:
  *   d_hat[n] = e[n] - S_hat^T u_n          (noise at the ear, u = anti-noise emitted)
  *   eps_n    = d_hat[n] + W^T r_n          (error the current W would give)
  *   k = P r_h / (lam + r_h^T P r_h),  W_h <- W_h - k eps_n,  P <- (P - k r_h^T P) / lam
  * (r_h = first hybrid_taps entries of r_n, P(0) = I / delta, P kept exactly symmetric),
  * then FxNLMS continues from those weights.
+ *
+ * Least-squares start (hybrid, lsq_samples > 0): from the start the controller also sums
+ * the normal equations of the same modified filtered-x problem on all L taps,
+ *   R = sum_n r_n r_n^T,  p = sum_n r_n d_hat[n]     (r[k] = 0 before the start),
+ * and after N = lsq_samples samples solves (R + rho I) W = -p, rho = lsq_ridge trace(R)/L,
+ * in double by Cholesky, and replaces W by the solution; FxNLMS continues from there. That
+ * is RLS with lam = 1 on all L taps, computed in a numerically safer order: adaptive
+ * filters on low-frequency noise at 48 kHz need eigenmodes of R 40-80 dB below the
+ * strongest, which FxNLMS takes hours to adapt and single-precision RLS loses. Per
+ * sample it costs 2L double multiply-adds (R is Toeplitz up to end terms, so only its
+ * first row is summed); the O(L^3/6) factorization is spread over the following calls,
+ * at most about the controller's own work per call, so the solution lands a few
+ * thousand samples after sample N. With lsq_rounds > 1 the sums go on and the solve
+ * repeats at 2N, 4N, ... (lsq_rounds solves in all) on the growing window.
+ * Each solution is on trial: the solve trusts S_hat twice (in r and in d_hat), so with a
+ * poor S_hat it can be worse than the FxNLMS weights it replaced, which FxNLMS (stable up
+ * to 90 degrees of phase error) would have improved. ANC_LSQ_TRIAL samples after a commit
+ * the error energy relative to the reference energy (both smoothed over ANC_LSQ_SMOOTH
+ * samples) is compared with its value at the commit; more than ANC_LSQ_WORSE times
+ * higher restores the previous weights and ends the least-squares start.
  *
  * Divergence guard: non-finite y or e, |y[n]| > max_weight_norm ||x_n|| (impossible for
  * weights within the bound), ||W|| > max_weight_norm (checked per call on the weights
@@ -57,8 +78,9 @@
  * multiply-adds per sample, and only in anc_fxlms_adapt_f32 with `emitted` (the
  * deployment's shape: a fast path plays W, the controller adapts on what was played).
  *
- * State: anc_fxlms_state_len_f32(L, M, hybrid_taps) floats; hybrid_taps = 0 when the
- * algorithm is not ANC_FX_HYBRID. W starts at the first 64-byte boundary of the buffer.
+ * State: anc_fxlms_state_len_f32(L, M, &cfg) floats (the hybrid's RLS and least-squares
+ * start need more: h^2 + h floats, and about 2 L^2 + 13 L with lsq_samples > 0). W starts
+ * at the first 64-byte boundary of the buffer.
  */
 #ifndef ANC_FXLMS_H
 #define ANC_FXLMS_H
@@ -86,7 +108,40 @@ typedef struct {
     float lam;                 /* hybrid only: RLS forgetting factor (0, 1] */
     float delta;               /* hybrid only: RLS regularization > 0 */
     float max_ear_gain;        /* ear-level guard G (amplitude ratio) >= 1, or 0: off */
+    uint32_t lsq_samples;      /* hybrid only: window of the first least-squares solve, 0: off */
+    uint32_t lsq_rounds;       /* hybrid only: solves, on windows N, 2N, 4N, ... (>= 1) */
+    float lsq_ridge;           /* hybrid only: ridge relative to trace(R)/L, >= 0 */
 } anc_fxlms_config_f32;
+
+/* State of the least-squares start (internal; see above). */
+typedef struct {
+    double *lag;               /* [L] first row of R: sum_n r[n] r[n-j] */
+    double *cross;             /* [L] p */
+    double *lag_at;            /* [L] lag at the solve point */
+    double *cross_at;          /* [L] p at the solve point */
+    double *row;               /* [L] row of R being factored; scratch of the solve */
+    double *chol;              /* [L*L] Cholesky factor, lower triangle, row-major */
+    float *tail;               /* [L] r_n at the solve point */
+    float *prev;               /* [L] W before the last solution, kept for its trial */
+    double ear_e;              /* smoothed e^2 and x^2 of the trial */
+    double ear_x;
+    double ratio_before;       /* ear_e / ear_x when the last solution was committed */
+    uint32_t trial_left;       /* samples until the trial verdict, 0: none running */
+    uint32_t reverts;          /* solutions that failed their trial and were undone */
+    uint64_t count;            /* samples summed */
+    uint64_t solve_at;         /* count at which the next solve starts */
+    double ridge;              /* absolute ridge of the solve in progress */
+    uint32_t phase;            /* 0 off, 1 summing, 2 summing and factoring */
+    uint32_t rows;             /* rows of the factor done */
+    uint32_t rounds_left;      /* solves still to start */
+    uint32_t solves;           /* solutions committed since init */
+    uint32_t failures;         /* solves abandoned (R + rho I not positive definite) */
+} anc_lsq_state;
+
+/* trial of a least-squares solution: smoothing, length and the ratio that undoes it */
+#define ANC_LSQ_SMOOTH 2048u
+#define ANC_LSQ_TRIAL 6144u
+#define ANC_LSQ_WORSE 2.0
 
 /* smoothing window of the ear-level check, samples */
 #define ANC_EAR_WINDOW 512u
@@ -122,11 +177,17 @@ typedef struct {
     float step_scale;          /* mu_eff / mu, halved by each ear-level trip */
     uint64_t samples;          /* samples adapted since init/reset */
     uint32_t resets;           /* divergence-guard count */
+    anc_lsq_state lsq;         /* least-squares start (hybrid with lsq_samples > 0) */
 } anc_fxlms_instance_f32;
 
-uint32_t anc_fxlms_state_len_f32(uint32_t num_taps, uint32_t sec_taps, uint32_t hybrid_taps);
+/* Floats of state for this configuration (cfg NULL: FxNLMS). */
+uint32_t anc_fxlms_state_len_f32(uint32_t num_taps, uint32_t sec_taps,
+                                 const anc_fxlms_config_f32 *cfg);
 /* Fills cfg with defaults: FxNLMS, mu 0.1, eps 1e-6, no leak, max_weight_norm 1e3,
-   hybrid 64 taps for 4800 samples, lam 0.999, delta 0.01, max_ear_gain 3.162 (10 dB). */
+   hybrid: least-squares start over 12000 samples, 4 rounds, ridge 1e-8; RLS phase off
+   (64 taps, 0 samples, lam 0.999, delta 0.01); max_ear_gain 3.162 (10 dB). With the RLS
+   phase on as well, its large early anti-noise enters d_hat, and with a poor S_hat
+   (60 degrees) that spoils the least-squares sums. */
 void anc_fxlms_default_config_f32(anc_fxlms_config_f32 *cfg);
 anc_status anc_fxlms_init_f32(anc_fxlms_instance_f32 *s, uint32_t num_taps,
                               const float *sec_path, uint32_t sec_taps,

@@ -5,6 +5,7 @@
  * E. Bjarnason, 1995, applied to RLS) for fast initial convergence.
  */
 #include "anc_fxlms.h"
+#include "anc_lsq.h"
 #include "anc_rls_core.h"
 
 #define ANC_ENERGY_REFRESH 4096u
@@ -30,11 +31,18 @@ static uint32_t r_period(uint32_t num_taps)
     return num_taps + ANC_FX_DELAY + 1u + ANC_FX_PAD;
 }
 
-uint32_t anc_fxlms_state_len_f32(uint32_t num_taps, uint32_t sec_taps, uint32_t hybrid_taps)
+static int hybrid_with_lsq(const anc_fxlms_config_f32 *cfg)
 {
+    return cfg->algorithm == ANC_FX_HYBRID && cfg->lsq_samples > 0u;
+}
+
+uint32_t anc_fxlms_state_len_f32(uint32_t num_taps, uint32_t sec_taps,
+                                 const anc_fxlms_config_f32 *cfg)
+{
+    const uint32_t h = cfg != NULL && cfg->algorithm == ANC_FX_HYBRID ? cfg->hybrid_taps : 0u;
+    const uint32_t lsq = cfg != NULL && hybrid_with_lsq(cfg) ? anc_lsq_state_len(num_taps) : 0u;
     return ANC_ALIGN_SLACK + num_taps + sec_taps + 2u * x_period(num_taps, sec_taps) +
-           2u * r_period(num_taps) +
-           4u * sec_taps + hybrid_taps * hybrid_taps + hybrid_taps;
+           2u * r_period(num_taps) + 4u * sec_taps + h * h + h + lsq;
 }
 
 void anc_fxlms_default_config_f32(anc_fxlms_config_f32 *cfg)
@@ -46,9 +54,12 @@ void anc_fxlms_default_config_f32(anc_fxlms_config_f32 *cfg)
     cfg->max_weight_norm = 1e3f;
     cfg->max_ear_gain = 3.1622777f;
     cfg->hybrid_taps = 64u;
-    cfg->hybrid_samples = 4800u;
+    cfg->hybrid_samples = 0u;
     cfg->lam = 0.999f;
     cfg->delta = 0.01f;
+    cfg->lsq_samples = 12000u;
+    cfg->lsq_rounds = 4u;
+    cfg->lsq_ridge = 1e-8f;
 }
 
 static int valid_config(const anc_fxlms_config_f32 *c, uint32_t num_taps)
@@ -67,6 +78,11 @@ static int valid_config(const anc_fxlms_config_f32 *c, uint32_t num_taps)
         (c->hybrid_taps == 0 || c->hybrid_taps > num_taps || c->hybrid_taps > 4096u ||
          !anc_finite_param(c->lam) || c->lam <= 0.0f || c->lam > 1.0f ||
          !anc_finite_param(c->delta) || c->delta <= 0.0f)) {
+        return 0;
+    }
+    /* the factor has L^2 doubles: 4096 taps is 128 MiB already */
+    if (hybrid_with_lsq(c) && (num_taps > 4096u || c->lsq_rounds == 0u || c->lsq_rounds > 32u ||
+                               !anc_finite_param(c->lsq_ridge) || c->lsq_ridge < 0.0f)) {
         return 0;
     }
     return 1;
@@ -90,7 +106,7 @@ anc_status anc_fxlms_init_f32(anc_fxlms_instance_f32 *s, uint32_t num_taps,
         return ANC_ERR_PARAM;
     }
     const uint32_t hybrid_taps = cfg->algorithm == ANC_FX_HYBRID ? cfg->hybrid_taps : 0u;
-    if (state_len < anc_fxlms_state_len_f32(num_taps, sec_taps, hybrid_taps)) {
+    if (state_len < anc_fxlms_state_len_f32(num_taps, sec_taps, cfg)) {
         return ANC_ERR_STATE_LEN;
     }
     if (!anc_all_finite(sec_path, sec_taps)) {
@@ -101,6 +117,9 @@ anc_status anc_fxlms_init_f32(anc_fxlms_instance_f32 *s, uint32_t num_taps,
     s->hist_len = x_period(num_taps, sec_taps);
     s->cfg = *cfg;
     s->cfg.hybrid_taps = hybrid_taps;
+    if (!hybrid_with_lsq(cfg)) {
+        s->cfg.lsq_samples = 0u;
+    }
     s->keep = 1.0f - cfg->leak;
     s->weights = anc_align64(state);
     s->sec_path = s->weights + num_taps;
@@ -110,6 +129,10 @@ anc_status anc_fxlms_init_f32(anc_fxlms_instance_f32 *s, uint32_t num_taps,
     s->p = s->u_hist + 2u * sec_taps;
     s->pi = s->p + hybrid_taps * hybrid_taps;
     s->ear_u = s->pi + hybrid_taps;
+    memset(&s->lsq, 0, sizeof s->lsq);
+    if (s->cfg.lsq_samples > 0u) {
+        anc_lsq_bind(&s->lsq, s->ear_u + 2u * sec_taps, num_taps);
+    }
     memcpy(s->sec_path, sec_path, sec_taps * sizeof(float));
     /* the emitted ring holds what was physically played: a reset does not clear it */
     memset(s->ear_u, 0, 2u * sec_taps * sizeof(float));
@@ -142,6 +165,9 @@ void anc_fxlms_reset_f32(anc_fxlms_instance_f32 *s)
     s->ear_e = 0.0;
     s->ear_d = 0.0;
     s->samples = 0;
+    if (s->cfg.lsq_samples > 0u) {
+        anc_lsq_reset(&s->lsq, s->num_taps, s->cfg.lsq_samples, s->cfg.lsq_rounds);
+    }
 }
 
 static void guard_trip(anc_fxlms_instance_f32 *s)
@@ -163,6 +189,63 @@ static void rls_update(anc_fxlms_instance_f32 *s, float err, const float *rn, fl
         return;
     }
     anc_axpy(s->weights, s->pi, -eps_n / keep_k, 1.0f, h);
+}
+
+/* W <- v (the pending steps are dropped): anc_fxlms_weights_f32 then returns
+   keep^(K+1) w, so w gets v over keep^(K+1). */
+static void set_weights_f64(anc_fxlms_instance_f32 *s, const double *v)
+{
+    double scale = 1.0;
+    for (unsigned j = 0; j <= ANC_FX_DELAY; ++j) {
+        scale /= s->keep;
+    }
+    for (uint32_t k = 0; k < s->num_taps; ++k) {
+        s->weights[k] = (float)(scale * v[k]);
+    }
+    memset(s->pending_gain, 0, sizeof s->pending_gain);
+}
+
+/* The emitted sample u[n] joins the hybrid's ring. The least-squares start sums sample n
+   (r_n, and d_hat[n] = e[n] - S_hat^T u_n) while it is summing, and watches e and x while
+   a solution is on trial; returns 1 when that trial failed. */
+static inline int take_emitted(anc_fxlms_instance_f32 *s, const float *rn, float en, float un,
+                               float xn)
+{
+    (void)anc_ring_push(s->u_hist, s->sec_taps, &s->u_pos, un);
+    if (!anc_lsq_active(&s->lsq)) {
+        return 0;
+    }
+    if (anc_lsq_summing(&s->lsq)) {
+        const float d_hat = en - anc_dot(s->sec_path, s->u_hist + s->u_pos, s->sec_taps);
+        anc_lsq_take(&s->lsq, rn, d_hat, s->num_taps, s->cfg.lsq_ridge);
+    }
+    return anc_lsq_watch(&s->lsq, en, xn);
+}
+
+/* After a call: a failed trial restores the weights from before the solution and ends the
+   least-squares start; otherwise a factorization in progress advances by about the
+   controller's own work per call, and a finished one replaces W and goes on trial. */
+static void lsq_step(anc_fxlms_instance_f32 *s, uint32_t block_size, int failed_trial)
+{
+    anc_lsq_state *q = &s->lsq;
+    const uint32_t L = s->num_taps;
+    if (failed_trial) {
+        for (uint32_t k = 0; k < L; ++k) {
+            q->row[k] = q->prev[k];
+        }
+        set_weights_f64(s, q->row);
+        q->reverts++;
+        q->phase = 0u;
+        q->rounds_left = 0u;
+        q->trial_left = 0u;
+        return;
+    }
+    const uint64_t budget = (uint64_t)block_size * (2u * L + s->sec_taps);
+    if (anc_lsq_work(q, L, budget)) {
+        anc_fxlms_weights_f32(s, q->prev);
+        set_weights_f64(s, q->row);
+        anc_lsq_start_trial(q);
+    }
 }
 
 /* Loop state of run(), kept in locals so the compiler holds it in registers. */
@@ -344,6 +427,7 @@ static void run(anc_fxlms_instance_f32 *s, const float *ref, const float *err, f
         anc_ring_write(s->x_hist, s->hist_len, anc_ring_ahead(t.x_pos, s->hist_len, m + 1u),
                        ref[m]);
     }
+    int failed_trial = 0;
     uint32_t i = 0;
     while (i < block_size) {
         const float *xn;
@@ -398,8 +482,8 @@ static void run(anc_fxlms_instance_f32 *s, const float *ref, const float *err, f
                 y[i + 1u] = y1;
             }
             if (hybrid) {
-                (void)anc_ring_push(s->u_hist, M, &s->u_pos, u0);
-                (void)anc_ring_push(s->u_hist, M, &s->u_pos, u1);
+                failed_trial |= take_emitted(s, rn1 + 1, e0, u0, x1[1]);
+                failed_trial |= take_emitted(s, rn1, e1, u1, x1[0]);
             }
             for (unsigned j = K; j > 1; --j) {
                 t.g[j] = t.g[j - 2];
@@ -436,7 +520,7 @@ static void run(anc_fxlms_instance_f32 *s, const float *ref, const float *err, f
         }
         t.g[0] = 0.0f;
         if (hybrid) {
-            (void)anc_ring_push(s->u_hist, M, &s->u_pos, un);
+            failed_trial |= take_emitted(s, rn, en, un, xn[0]);
         }
         if (hybrid && s->samples < s->cfg.hybrid_samples) {
             rls_update(s, en, rn, keep_pow[K]);
@@ -455,6 +539,9 @@ static void run(anc_fxlms_instance_f32 *s, const float *ref, const float *err, f
     }
     memcpy(s->pending_gain, t.g, sizeof t.g);
     s->since_refresh = t.since_refresh;
+    if (hybrid && s->cfg.lsq_samples > 0u) {
+        lsq_step(s, block_size, failed_trial);
+    }
     if (!effective_norm_within(s)) {
         guard_trip(s);
         if (y != NULL) {

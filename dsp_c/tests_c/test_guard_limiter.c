@@ -55,7 +55,7 @@ static void fxlms_guard(void)
     anc_fxlms_config_f32 cfg;
     anc_fxlms_default_config_f32(&cfg);
     cfg.mu = 0.05f;
-    const uint32_t len = anc_fxlms_state_len_f32(TAPS, 3, 0);
+    const uint32_t len = anc_fxlms_state_len_f32(TAPS, 3, &cfg);
     float *state = ctest_floats(len);
     anc_fxlms_instance_f32 c;
     CHECK(anc_fxlms_init_f32(&c, TAPS, s_hat, 3, &cfg, state, len) == ANC_OK);

@@ -55,7 +55,7 @@ static void fxlms(void)
     const float sec[3] = {0.0f, 0.5f, 0.25f};
     const float bad_sec[2] = {0.0f, NAN};
     anc_fxlms_default_config_f32(&cfg);
-    const uint32_t len = anc_fxlms_state_len_f32(16, 3, 0);
+    const uint32_t len = anc_fxlms_state_len_f32(16, 3, NULL);
     CHECK(anc_fxlms_init_f32(&s, 16, NULL, 3, &cfg, state, len) == ANC_ERR_NULL);
     CHECK(anc_fxlms_init_f32(&s, 16, sec, 3, NULL, state, len) == ANC_ERR_NULL);
     CHECK(anc_fxlms_init_f32(&s, 0, sec, 3, &cfg, state, len) == ANC_ERR_TAPS);
@@ -83,8 +83,27 @@ static void fxlms(void)
     CHECK(anc_fxlms_init_f32(&s, 16, sec, 3, &cfg, state, 1u << 16) == ANC_ERR_PARAM);
     cfg.hybrid_taps = 8;
     CHECK(anc_fxlms_init_f32(&s, 16, sec, 3, &cfg, state, len) == ANC_ERR_STATE_LEN);
-    CHECK(anc_fxlms_init_f32(&s, 16, sec, 3, &cfg, state, anc_fxlms_state_len_f32(16, 3, 8)) ==
+    CHECK(anc_fxlms_init_f32(&s, 16, sec, 3, &cfg, state, anc_fxlms_state_len_f32(16, 3, &cfg)) ==
           ANC_OK);
+    /* the least-squares start: its sums and factor need state, its settings are checked */
+    const uint32_t with_lsq = anc_fxlms_state_len_f32(16, 3, &cfg);
+    cfg.lsq_samples = 0;
+    CHECK(anc_fxlms_state_len_f32(16, 3, &cfg) < with_lsq);
+    CHECK(anc_fxlms_init_f32(&s, 16, sec, 3, &cfg, state, anc_fxlms_state_len_f32(16, 3, &cfg)) ==
+          ANC_OK);
+    cfg.lsq_samples = 100;
+    CHECK(anc_fxlms_init_f32(&s, 16, sec, 3, &cfg, state, with_lsq - 1) == ANC_ERR_STATE_LEN);
+    cfg.lsq_rounds = 0;
+    CHECK(anc_fxlms_init_f32(&s, 16, sec, 3, &cfg, state, with_lsq) == ANC_ERR_PARAM);
+    cfg.lsq_rounds = 33;
+    CHECK(anc_fxlms_init_f32(&s, 16, sec, 3, &cfg, state, with_lsq) == ANC_ERR_PARAM);
+    cfg.lsq_rounds = 2;
+    cfg.lsq_ridge = -1e-3f;
+    CHECK(anc_fxlms_init_f32(&s, 16, sec, 3, &cfg, state, with_lsq) == ANC_ERR_PARAM);
+    cfg.lsq_ridge = NAN;
+    CHECK(anc_fxlms_init_f32(&s, 16, sec, 3, &cfg, state, with_lsq) == ANC_ERR_PARAM);
+    cfg.lsq_ridge = 0.0f;
+    CHECK(anc_fxlms_init_f32(&s, 16, sec, 3, &cfg, state, with_lsq) == ANC_OK);
     anc_fxlms_default_config_f32(&cfg);
     CHECK(anc_fxlms_init_f32(&s, 16, sec, 3, &cfg, state, len) == ANC_OK);
 }

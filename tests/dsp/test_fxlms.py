@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy import signal
 
 from dsp_c import ClosedLoop, FxLms, measured_secondary_path
 from tests.dsp.helpers import power_db, white
@@ -40,14 +41,14 @@ def test_closed_loop_converges(algorithm: str) -> None:
     assert np.all(np.isfinite(y)) and c.resets == 0
 
 
-def test_hybrid_converges_faster_than_fxnlms() -> None:
+def test_hybrid_rls_phase_converges_faster_than_fxnlms() -> None:
     primary, secondary = paths()
     s_hat = measured_secondary_path(secondary, 1)
     x = white(np.random.default_rng(42), FS // 4)
     results = {}
     for algorithm in ("fxnlms", "hybrid"):
         c = FxLms(taps=64, sec_path=s_hat, mu=0.05, algorithm=algorithm, hybrid_taps=64,
-                  hybrid_samples=FS)
+                  hybrid_samples=FS, lsq_samples=0)
         loop = ClosedLoop(primary=primary, secondary=secondary, latency=1, controller=c,
                           block=32)
         d, e, _ = loop.run(x)
@@ -138,3 +139,63 @@ def test_chunked_processing_equals_one_call(algorithm: str) -> None:
     np.testing.assert_allclose(chunked.weights, whole.weights, rtol=0, atol=1e-6)
     assert chunked.samples == whole.samples == n
     assert whole.resets == 0 and np.any(whole.weights != 0)
+
+
+def _open_loop_lsq(taps: int, n: int, ridge: float, mu: float = 0.01
+                   ) -> tuple[FxLms, np.ndarray, np.ndarray, np.ndarray]:
+    """A hybrid fed ref x and err d with nothing emitted, so d_hat = d: its least-squares
+    start sees the plain problem min ||d + W^T r||, r = S_hat * x."""
+    rng = np.random.default_rng(44)
+    s_hat = np.array([0.0, 0.0, 0.8, 0.3, -0.1], dtype=np.float32)
+    x = signal.lfilter([1.0], [1.0, -0.9], rng.standard_normal(n)).astype(np.float32)
+    d = signal.lfilter(0.3 * rng.standard_normal(20), [1.0], x).astype(np.float32)
+    c = FxLms(taps=taps, sec_path=s_hat, mu=mu, algorithm="hybrid", lsq_samples=n,
+              lsq_rounds=1, lsq_ridge=ridge)
+    zeros = np.zeros(32, dtype=np.float32)
+    for k in range(0, n, 32):
+        c.adapt(x[k:k + 32], d[k:k + 32], zeros[: min(32, n - k)])
+    return c, s_hat, x, d
+
+
+def test_least_squares_start_solves_the_normal_equations() -> None:
+    taps, n, ridge = 32, 3000, 1e-6
+    c, s_hat, x, d = _open_loop_lsq(taps, n, ridge)
+    assert c.lsq_solves == 0  # the factorization is spread over the calls after the window
+    zeros = np.zeros(32, dtype=np.float32)
+    calls = 0
+    while c.lsq_solves == 0 and calls < 100:
+        c.adapt(zeros, zeros, zeros)  # silence: FxNLMS leaves W alone
+        calls += 1
+    assert c.lsq_solves == 1 and c.lsq_failures == 0, calls
+    r = signal.lfilter(s_hat.astype(np.float64), [1.0], x.astype(np.float64))
+    u = np.zeros((n, taps))
+    for j in range(taps):
+        u[j:, j] = r[: n - j]
+    gram = u.T @ u
+    want = -np.linalg.solve(gram + ridge * np.trace(gram) / taps * np.eye(taps),
+                            u.T @ d.astype(np.float64))
+    np.testing.assert_allclose(c.weights, want, rtol=0, atol=1e-5 * np.abs(want).max())
+
+
+@pytest.mark.parametrize("louder", [False, True])
+def test_least_squares_solution_that_makes_the_ear_louder_is_undone(louder: bool) -> None:
+    """After a solution is committed the ear is 20 dB louder relative to the reference (as a
+    poor S_hat would make it) or unchanged: the trial undoes the first, keeps the second."""
+    c, _, x, d = _open_loop_lsq(32, 3000, 1e-6, mu=1e-9)  # FxNLMS barely moves W
+    before = c.weights
+    zeros = np.zeros(32, dtype=np.float32)
+    k = 0
+    while c.lsq_solves == 0:
+        c.adapt(x[k:k + 32], d[k:k + 32], zeros)
+        k = (k + 32) % 2944
+    solution = c.weights
+    assert np.abs(solution).max() > 0.1 and np.abs(before).max() < 1e-3
+    gain = 10.0 if louder else 1.0
+    for _ in range(8192 // 32):
+        c.adapt(x[k:k + 32], gain * d[k:k + 32], zeros)
+        k = (k + 32) % 2944
+    assert c.lsq_reverts == int(louder)
+    if louder:
+        assert np.abs(c.weights).max() < 1e-3
+    else:
+        np.testing.assert_allclose(c.weights, solution, atol=1e-4)
