@@ -169,6 +169,16 @@ class FxLms:
     def reset(self) -> None:
         lib.anc_fxlms_reset_f32(self._inst)
 
+    def restart_from(self, weights: Any) -> None:
+        """Reset the histories and continue from `weights` (taps finite values). A hybrid's
+        least-squares start does not run: it is for starting from zero."""
+        w = np.ascontiguousarray(weights, dtype=np.float32)
+        if w.shape != (self.taps,) or not np.all(np.isfinite(w)):
+            raise DspValueError(f"weights must be {self.taps} finite values, got shape "
+                                f"{w.shape}")
+        lib.anc_fxlms_reset_f32(self._inst)
+        lib.anc_fxlms_set_weights_f32(self._inst, float_ptr(w))
+
 
 class ClosedLoop:
     """Closed-loop headset simulator (dsp_c/include/anc_plant.h).

@@ -130,6 +130,7 @@ typedef struct {
     uint32_t reverts;          /* solutions that failed their trial and were undone */
     uint64_t count;            /* samples summed */
     uint64_t solve_at;         /* count at which the next solve starts */
+    float ridge_rel;           /* lsq_ridge */
     double ridge;              /* absolute ridge of the solve in progress */
     uint32_t phase;            /* 0 off, 1 summing, 2 summing and factoring */
     uint32_t rows;             /* rows of the factor done */
@@ -203,6 +204,10 @@ void anc_fxlms_adapt_f32(anc_fxlms_instance_f32 *s, const float *ref, const floa
                          const float *emitted, uint32_t block_size);
 /* Current weights (pending update applied) into out[L]. */
 void anc_fxlms_weights_f32(const anc_fxlms_instance_f32 *s, float *out);
+/* W <- w[L] (pending updates dropped): the controller continues from these weights. A
+   hybrid's least-squares start ends, since it is for starting from zero; a guard reset
+   starts it again. */
+void anc_fxlms_set_weights_f32(anc_fxlms_instance_f32 *s, const float *w);
 
 #ifdef __cplusplus
 }  /* extern "C" */

@@ -166,7 +166,8 @@ void anc_fxlms_reset_f32(anc_fxlms_instance_f32 *s)
     s->ear_d = 0.0;
     s->samples = 0;
     if (s->cfg.lsq_samples > 0u) {
-        anc_lsq_reset(&s->lsq, s->num_taps, s->cfg.lsq_samples, s->cfg.lsq_rounds);
+        anc_lsq_reset(&s->lsq, s->num_taps, s->cfg.lsq_samples, s->cfg.lsq_rounds,
+                      s->cfg.lsq_ridge);
     }
 }
 
@@ -191,14 +192,29 @@ static void rls_update(anc_fxlms_instance_f32 *s, float err, const float *rn, fl
     anc_axpy(s->weights, s->pi, -eps_n / keep_k, 1.0f, h);
 }
 
-/* W <- v (the pending steps are dropped): anc_fxlms_weights_f32 then returns
-   keep^(K+1) w, so w gets v over keep^(K+1). */
-static void set_weights_f64(anc_fxlms_instance_f32 *s, const double *v)
+/* With the pending steps dropped, anc_fxlms_weights_f32 returns keep^(K+1) w: weights v
+   are stored as v over keep^(K+1). */
+static double stored_scale(const anc_fxlms_instance_f32 *s)
 {
     double scale = 1.0;
     for (unsigned j = 0; j <= ANC_FX_DELAY; ++j) {
         scale /= s->keep;
     }
+    return scale;
+}
+
+static void set_weights_f64(anc_fxlms_instance_f32 *s, const double *v)
+{
+    const double scale = stored_scale(s);
+    for (uint32_t k = 0; k < s->num_taps; ++k) {
+        s->weights[k] = (float)(scale * v[k]);
+    }
+    memset(s->pending_gain, 0, sizeof s->pending_gain);
+}
+
+static void set_weights(anc_fxlms_instance_f32 *s, const float *v)
+{
+    const double scale = stored_scale(s);
     for (uint32_t k = 0; k < s->num_taps; ++k) {
         s->weights[k] = (float)(scale * v[k]);
     }
@@ -217,7 +233,7 @@ static inline int take_emitted(anc_fxlms_instance_f32 *s, const float *rn, float
     }
     if (anc_lsq_summing(&s->lsq)) {
         const float d_hat = en - anc_dot(s->sec_path, s->u_hist + s->u_pos, s->sec_taps);
-        anc_lsq_take(&s->lsq, rn, d_hat, s->num_taps, s->cfg.lsq_ridge);
+        anc_lsq_take(&s->lsq, rn, d_hat, s->num_taps);
     }
     return anc_lsq_watch(&s->lsq, en, xn);
 }
@@ -230,14 +246,9 @@ static void lsq_step(anc_fxlms_instance_f32 *s, uint32_t block_size, int failed_
     anc_lsq_state *q = &s->lsq;
     const uint32_t L = s->num_taps;
     if (failed_trial) {
-        for (uint32_t k = 0; k < L; ++k) {
-            q->row[k] = q->prev[k];
-        }
-        set_weights_f64(s, q->row);
+        set_weights(s, q->prev);
         q->reverts++;
-        q->phase = 0u;
-        q->rounds_left = 0u;
-        q->trial_left = 0u;
+        anc_lsq_stop(q);
         return;
     }
     const uint64_t budget = (uint64_t)block_size * (2u * L + s->sec_taps);
@@ -584,5 +595,13 @@ void anc_fxlms_weights_f32(const anc_fxlms_instance_f32 *s, float *out)
             acc = s->keep * acc + s->pending_gain[j] * rn[k + j];
         }
         out[k] = acc;
+    }
+}
+
+void anc_fxlms_set_weights_f32(anc_fxlms_instance_f32 *s, const float *w)
+{
+    set_weights(s, w);
+    if (s->cfg.lsq_samples > 0u) {
+        anc_lsq_stop(&s->lsq);
     }
 }

@@ -27,8 +27,10 @@ void anc_lsq_bind(anc_lsq_state *q, float *mem, uint32_t num_taps)
     q->prev = q->tail + num_taps;
 }
 
-void anc_lsq_reset(anc_lsq_state *q, uint32_t num_taps, uint32_t window, uint32_t rounds)
+void anc_lsq_reset(anc_lsq_state *q, uint32_t num_taps, uint32_t window, uint32_t rounds,
+                   float ridge)
 {
+    q->ridge_rel = ridge;
     q->count = 0;
     q->solve_at = window;
     q->ridge = 0.0;
@@ -44,8 +46,15 @@ void anc_lsq_reset(anc_lsq_state *q, uint32_t num_taps, uint32_t window, uint32_
     }
 }
 
+void anc_lsq_stop(anc_lsq_state *q)
+{
+    q->phase = LSQ_OFF;
+    q->rounds_left = 0;
+    q->trial_left = 0;
+}
+
 /* The snapshot the factorization works on; the sums go on for later rounds. */
-static void start_solve(anc_lsq_state *q, const float *rn, uint32_t num_taps, float ridge)
+static void start_solve(anc_lsq_state *q, const float *rn, uint32_t num_taps)
 {
     memcpy(q->lag_at, q->lag, num_taps * sizeof(double));
     memcpy(q->cross_at, q->cross, num_taps * sizeof(double));
@@ -57,14 +66,13 @@ static void start_solve(anc_lsq_state *q, const float *rn, uint32_t num_taps, fl
         trace += diag;
         diag -= (double)rn[i] * rn[i];
     }
-    q->ridge = (double)ridge * trace / num_taps;
+    q->ridge = (double)q->ridge_rel * trace / num_taps;
     q->rows = 0;
     q->phase = LSQ_FACTORING;
     q->rounds_left--;
 }
 
-void anc_lsq_take(anc_lsq_state *q, const float *rn, float d_hat, uint32_t num_taps,
-                  float ridge)
+void anc_lsq_take(anc_lsq_state *q, const float *rn, float d_hat, uint32_t num_taps)
 {
     const double r0 = rn[0];
     const double dh = d_hat;
@@ -81,7 +89,7 @@ void anc_lsq_take(anc_lsq_state *q, const float *rn, float d_hat, uint32_t num_t
     /* the next round's window is twice this one; a solve still running skips a point */
     q->solve_at = 2u * q->count;
     if (q->phase == LSQ_SUMMING) {
-        start_solve(q, rn, num_taps, ridge);
+        start_solve(q, rn, num_taps);
     }
 }
 

@@ -16,13 +16,15 @@
 uint32_t anc_lsq_state_len(uint32_t num_taps);
 /* Points q's arrays into mem (anc_lsq_state_len floats). */
 void anc_lsq_bind(anc_lsq_state *q, float *mem, uint32_t num_taps);
-/* Clears the sums; summing starts when window > 0. */
-void anc_lsq_reset(anc_lsq_state *q, uint32_t num_taps, uint32_t window, uint32_t rounds);
+/* Clears the sums; summing starts when window > 0. ridge: relative to trace(R)/L. */
+void anc_lsq_reset(anc_lsq_state *q, uint32_t num_taps, uint32_t window, uint32_t rounds,
+                   float ridge);
+/* Ends the least-squares start: no more sums, solves or trial. */
+void anc_lsq_stop(anc_lsq_state *q);
 /* Adds sample n (r_n: the L newest filtered-reference values, d_hat: the noise at the ear
    reconstructed for that sample). At the solve point it takes the snapshot the
    factorization works on. */
-void anc_lsq_take(anc_lsq_state *q, const float *rn, float d_hat, uint32_t num_taps,
-                  float ridge);
+void anc_lsq_take(anc_lsq_state *q, const float *rn, float d_hat, uint32_t num_taps);
 /* Advances a factorization in progress by about `budget` multiply-adds (at least one row).
    When it completes with a finite solution, leaves it in q->row (doubles) and returns 1. */
 int anc_lsq_work(anc_lsq_state *q, uint32_t num_taps, uint64_t budget);
@@ -38,9 +40,10 @@ static inline int anc_lsq_active(const anc_lsq_state *q)
     return q->phase != 0u || q->trial_left != 0u;
 }
 
+/* the sums are needed for a solve still to come */
 static inline int anc_lsq_summing(const anc_lsq_state *q)
 {
-    return q->phase != 0u;
+    return q->phase == 1u || (q->phase == 2u && q->rounds_left > 0u);
 }
 
 #endif

@@ -81,8 +81,7 @@ def seed_weights(ctrl: FxLms, w: FloatArray) -> None:
     w = np.ascontiguousarray(w, dtype=np.float32)
     if w.shape != (ctrl.taps,) or not np.all(np.isfinite(w)):
         raise ValueError(f"weights: expected {ctrl.taps} finite values, got shape {w.shape}")
-    ctrl.reset()
-    ffi.memmove(ctrl._inst.weights, float_ptr(w), 4 * ctrl.taps)
+    ctrl.restart_from(w)
 
 
 def resized(w: FloatArray, taps: int) -> FloatArray:
