@@ -128,3 +128,15 @@ def bound_call(owner: object, func: Any, *args: Any, buffers: tuple[FloatArray, 
     call = functools.partial(func, *args)
     call.__dict__.update(owner=owner, buffers=buffers)
     return call
+
+
+def bound_block(owner: object, run: Any, ctype: str, buffers: tuple[FloatArray, ...],
+                **fields: Any) -> Callable[[], None]:
+    """`run(b)` as a zero-argument callable, b a new `ctype` struct holding `fields` (the
+    instance, the buffers' pointers, the block size; see anc_blocks.h).
+
+    The same call as bound_call(owner, anc_<algo>_f32, ...), but CFFI converts one pointer
+    per call instead of six arguments: about half the cost of crossing into C.
+    """
+    block = ffi.new(f"{ctype} *", fields)
+    return bound_call(owner, run, block, buffers=buffers)

@@ -16,7 +16,7 @@ import numpy as np
 from dsp_c._anc_cffi import ffi, lib
 from dsp_c._checks import (
     FloatArray,
-    bound_call,
+    bound_block,
     check_status,
     float_ptr,
     new_state,
@@ -33,6 +33,8 @@ class _AdaptiveFir:
     """Shared flow: a C instance, its state buffer, process/bind, weights, resets."""
 
     _run: Any  # the C process function: (inst, x, d, y, e, n)
+    _run_bound: Any  # the same over an anc_<algo>_bound_f32 struct
+    _bound_type: str
     _inst: Any
     taps: int
 
@@ -60,8 +62,9 @@ class _AdaptiveFir:
         signal_in("d", d, x.size)
         signal_out("y", y, x.size)
         signal_out("e", e, x.size)
-        return bound_call(self, self._run, self._inst, float_ptr(x), float_ptr(d), float_ptr(y),
-                          float_ptr(e), x.size, buffers=(x, d, y, e))
+        return bound_block(self, self._run_bound, self._bound_type, (x, d, y, e), s=self._inst,
+                           x=float_ptr(x), d=float_ptr(d), y=float_ptr(y), e=float_ptr(e),
+                           block_size=x.size)
 
     @property
     def resets(self) -> int:
@@ -87,6 +90,7 @@ class Lms(_AdaptiveFir):
                                           self.eps, self.leak, bound, state_ptr,
                                           self._state.size), type(self).__name__)
         self._run = lib.anc_lms_f32
+        self._run_bound, self._bound_type = lib.anc_lms_run_bound_f32, "anc_lms_bound_f32"
 
     @property
     def weights(self) -> FloatArray:
@@ -131,6 +135,7 @@ class Rls(_AdaptiveFir):
         check_status(lib.anc_rls_init_f32(self._inst, self.taps, self.lam, self.delta, bound,
                                           state_ptr, self._state.size), "Rls")
         self._run = lib.anc_rls_f32
+        self._run_bound, self._bound_type = lib.anc_rls_run_bound_f32, "anc_rls_bound_f32"
 
     @property
     def weights(self) -> FloatArray:

@@ -15,7 +15,7 @@ from dsp_c._anc_cffi import ffi, lib
 from dsp_c._checks import (
     DspValueError,
     FloatArray,
-    bound_call,
+    bound_block,
     check_status,
     coefficients,
     float_ptr,
@@ -120,8 +120,9 @@ class FxLms:
         signal_in("ref", ref)
         signal_in("err", err, ref.size)
         signal_out("y", y, ref.size)
-        return bound_call(self, lib.anc_fxlms_f32, self._inst, float_ptr(ref), float_ptr(err),
-                          float_ptr(y), ref.size, buffers=(ref, err, y))
+        return bound_block(self, lib.anc_fxlms_run_bound_f32, "anc_fxlms_bound_f32",
+                           (ref, err, y), s=self._inst, ref=float_ptr(ref), err=float_ptr(err),
+                           y=float_ptr(y), block_size=ref.size)
 
     def adapt(self, ref: FloatArray, err: FloatArray, emitted: FloatArray | None = None) -> None:
         """Adapt on a block already played (the anti-noise actually emitted, if known)."""

@@ -166,6 +166,24 @@ static void block_loops(void)
           ANC_OK);
     CHECK(anc_lms_blocks_f32(&s, x, x, y, y, 4, 0) == ANC_ERR_TAPS);
     CHECK(anc_lms_blocks_f32(&s, x, x, y, NULL, 4, 3) == ANC_OK);
+
+    /* a bound block is the same call: equal outputs from two equal instances */
+    float *state2 = state + 4096;
+    anc_lms_instance_f32 s2;
+    const float xs[4] = {1.0f, -0.5f, 0.25f, 2.0f}, ds[4] = {0.5f, 1.0f, -1.0f, 0.0f};
+    float y2[4], e1[4], e2[4];
+    CHECK(anc_lms_init_f32(&s, 4, 1, 0.5f, 1e-6f, 0.0f, 1e3f, state, anc_lms_state_len_f32(4)) ==
+          ANC_OK);
+    CHECK(anc_lms_state_len_f32(4) <= 4096);
+    CHECK(anc_lms_init_f32(&s2, 4, 1, 0.5f, 1e-6f, 0.0f, 1e3f, state2,
+                           anc_lms_state_len_f32(4)) == ANC_OK);
+    const anc_lms_bound_f32 b = {&s2, xs, ds, y2, e2, 4};
+    for (int pass = 0; pass < 3; ++pass) {
+        anc_lms_f32(&s, xs, ds, y, e1, 4);
+        anc_lms_run_bound_f32(&b);
+        CHECK(memcmp(y, y2, sizeof y) == 0 && memcmp(e1, e2, sizeof e1) == 0);
+    }
+    CHECK(e1[3] != ds[3]);  /* it adapted: the last pass predicted something */
 }
 
 static void strerror_texts(void)

@@ -8,9 +8,10 @@ import weakref
 from collections.abc import Callable
 
 import numpy as np
+import pytest
 from dsp_c._anc_cffi import ffi, lib
 
-from dsp_c import FxLms, Nlms
+from dsp_c import FxLms, Lms, Nlms, Rls
 
 BLOCK = 32
 BLOCKS = 10_000
@@ -63,6 +64,26 @@ def test_bound_path_equals_process() -> None:
         eb[:] = sig[s]
         rt()
         np.testing.assert_array_equal(yb, ya)
+
+
+@pytest.mark.parametrize("make", [lambda: Lms(taps=24, mu=0.01), lambda: Nlms(taps=24),
+                                  lambda: Rls(taps=12)], ids=["lms", "nlms", "rls"])
+def test_bound_adaptive_fir_equals_process(make: Callable[[], Lms | Rls]) -> None:
+    """The bound struct carries the right instance, buffers and block size for each kernel."""
+    rng = np.random.default_rng(74)
+    x = rng.standard_normal(BLOCK * 12).astype(np.float32)
+    d = np.convolve(x, rng.standard_normal(8), "full")[:x.size].astype(np.float32)
+    a, b = make(), make()
+    xb, db, yb, eb = (np.zeros(BLOCK, np.float32) for _ in range(4))
+    rt = b.bind(xb, db, yb, eb)
+    for k in range(0, x.size, BLOCK):
+        ya, ea = a.process(x[k:k + BLOCK], d[k:k + BLOCK])
+        xb[:], db[:] = x[k:k + BLOCK], d[k:k + BLOCK]
+        rt()
+        np.testing.assert_array_equal(yb, ya)
+        np.testing.assert_array_equal(eb, ea)
+    np.testing.assert_array_equal(b.weights, a.weights)
+    assert np.any(a.weights != 0)
 
 
 def test_bound_callable_keeps_its_filter_alive() -> None:
