@@ -27,6 +27,7 @@ from .scenes import scene as make_scene
 ENGINES = ("c", "numpy", "reference")
 C_ALGORITHMS = ("fxlms", "fxnlms", "hybrid")
 INCOHERENT_SEED_OFFSET = 1_000_003
+MIC_NOISE_SEED_OFFSET = 2_000_003
 BOUND_MARGIN_DB = 1.5  # issue 2: at most this far short of the Wiener bound at steady state
 
 
@@ -44,6 +45,7 @@ class SceneResult:
     fs: int
     phase_error_deg: float
     ear_noise_db: float | None            # incoherent noise at the ear, dB re d (None: none)
+    ref_noise_db: float | None            # reference microphone self-noise, dB re x (None: none)
     engine: str
     attenuation_db: float                 # steady state, overall
     band_attenuation_db: dict[str, float]  # steady state, per BANDS_HZ band
@@ -81,6 +83,13 @@ def incoherent_ear_noise(plant: HeadsetPlant, name: str, x: np.ndarray, level_db
     return v * (d_rms * 10 ** (level_db / 20) / (np.sqrt(np.mean(v**2)) + 1e-300))
 
 
+def reference_mic_noise(x: np.ndarray, level_db: float, seed: int) -> np.ndarray:
+    """White self-noise of the reference microphone, `level_db` relative to the power of x."""
+    rng = np.random.default_rng(seed + MIC_NOISE_SEED_OFFSET)
+    power = float(np.mean(np.asarray(x, np.float64) ** 2))
+    return rng.standard_normal(len(x)) * np.sqrt(power * 10 ** (level_db / 10))
+
+
 def _run_c(plant: HeadsetPlant, latency: int, s_hat: np.ndarray, x: np.ndarray, taps: int,
            mu: float, algorithm: str, leak: float, block: int, noise: np.ndarray | None
            ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
@@ -111,6 +120,7 @@ def run_scene(
     block: int = 32,
     seed: int = 0,
     ear_noise_db: float | None = None,
+    ref_noise_db: float | None = None,
     plant: HeadsetPlant | None = None,
     engine: str = "c",
 ) -> SceneResult:
@@ -120,6 +130,11 @@ def run_scene(
     `ear_noise_db` adds noise at the ear that the reference microphone does not observe
     (the same scene with another seed through P, scaled to that level relative to d); it
     limits the coherence between reference and ear, as in a real headset.
+    `ref_noise_db` adds the reference microphone's own white noise at that level relative to
+    the reference signal: the controller and the Wiener bound see it, the ear does not (it is
+    the microphone's, not sound). Without it the reference is exact to float32, and at large
+    latency the bound can exploit components 60-100 dB below the noise (band-limited noise
+    is almost perfectly predictable from its empty bands), which no microphone delivers.
     Engines: "c" the compiled core (fxlms, fxnlms, hybrid), "numpy" the vectorized NumPy
     loop, "reference" the per-sample oracle (the last two: fxlms, fxnlms and modified
     FxNLMS "mfxnlms", see `reference`).
@@ -134,6 +149,8 @@ def run_scene(
                          f"the C core has {', '.join(C_ALGORITHMS)}")
     if ear_noise_db is not None and not np.isfinite(ear_noise_db):
         raise ValueError(f"ear_noise_db must be finite or None, got {ear_noise_db}")
+    if ref_noise_db is not None and not np.isfinite(ref_noise_db):
+        raise ValueError(f"ref_noise_db must be finite or None, got {ref_noise_db}")
     plant = plant or make_plant(seed)
     if isinstance(scene, str):
         name, x = scene, make_scene(scene, seconds, plant.fs, seed)
@@ -147,6 +164,14 @@ def run_scene(
         if not isinstance(scene, str):
             raise ValueError("ear_noise_db needs a registered scene name (to draw the noise)")
         noise = incoherent_ear_noise(plant, scene, x, ear_noise_db, seed)
+    if ref_noise_db is not None:
+        # The loops drive P and the controller with the same signal, so the microphone's
+        # noise goes into that signal and P * noise comes back out of the ear disturbance:
+        # d = P * (x + n) - P * n = P * x, while the controller and the bound see x + n.
+        mic = reference_mic_noise(x, ref_noise_db, seed)
+        x = (x + mic).astype(np.float32)
+        ear = signal.lfilter(plant.primary.astype(np.float64), [1.0], mic)
+        noise = -ear if noise is None else noise - ear
     resets = 0
     if engine == "c":
         d, e, y, resets = _run_c(plant, latency, s_hat, x, taps, mu, algorithm, leak, block,
@@ -172,7 +197,7 @@ def run_scene(
     return SceneResult(
         scene=name, latency=latency, taps=taps, algorithm=algorithm, mu=mu, block=block,
         seconds=seconds, fs=plant.fs, phase_error_deg=phase_error_deg,
-        ear_noise_db=ear_noise_db, engine=engine,
+        ear_noise_db=ear_noise_db, ref_noise_db=ref_noise_db, engine=engine,
         attenuation_db=final,
         band_attenuation_db={k: band_attenuation_db(d_ss, e_ss, lo, hi, plant.fs)
                              for k, (lo, hi) in BANDS_HZ.items()},
@@ -185,4 +210,4 @@ def run_scene(
     )
 
 
-__all__ = ["BOUND_MARGIN_DB", "FS", "SceneResult", "run_scene"]
+__all__ = ["BOUND_MARGIN_DB", "FS", "SceneResult", "reference_mic_noise", "run_scene"]

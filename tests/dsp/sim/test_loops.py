@@ -63,6 +63,21 @@ def test_engines_agree_through_run_scene() -> None:
     assert c.bound_db == pytest.approx(numpy.bound_db, abs=0.01)
 
 
+@pytest.mark.parametrize("engine", ["c", "numpy"])
+def test_reference_microphone_noise_reaches_the_controller_not_the_ear(engine: str) -> None:
+    kwargs = {"seconds": 1.0, "mu": 0.01, "ear_noise_db": -40.0, "engine": engine}
+    clean = run_scene("engine", 4, **kwargs)
+    noisy = run_scene("engine", 4, ref_noise_db=-20.0, **kwargs)
+    # the ear's noise without ANC is the same signal (P * n is taken back out exactly)
+    assert rel_err(noisy.d, clean.d) < 1e-5
+    # the controller sees a reference 20 dB noisier: the bound and the result drop
+    assert noisy.bound_db < clean.bound_db - 3.0, (noisy.bound_db, clean.bound_db)
+    assert noisy.attenuation_db < clean.attenuation_db - 3.0
+    assert noisy.ref_noise_db == -20.0 and clean.ref_noise_db is None
+    with pytest.raises(ValueError, match="ref_noise_db must be finite"):
+        run_scene("engine", 4, seconds=0.1, ref_noise_db=float("nan"))
+
+
 def test_bad_loop_arguments_are_named() -> None:
     plant = make_plant()
     s_hat = estimate_secondary(plant.secondary, 1)
