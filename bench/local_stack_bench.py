@@ -18,7 +18,7 @@ Prints PASS/MISS per bar and writes bench/results/local_stack.json. Timings here
 noisy on a shared machine; re-run on a quiet one for figures to quote.
 
 Usage: .venv/bin/python bench/local_stack_bench.py [--only shadow,telemetry,fleet]
-           [--samples 300] [--rate 2000] [--seconds 60] [--devices 1000]
+           [--samples 300] [--rate 2200] [--seconds 60] [--devices 1000]
 """
 
 from __future__ import annotations
@@ -61,6 +61,11 @@ HTTP_EMULATOR = "http update (emulator)"
 HTTP_MOTO = "http update (moto)"
 BARS_P99_MS = {UPDATE_PACED: 20.0, HTTP_DELTA: 50.0}
 TELEMETRY_BAR_MSG_S = 2000.0
+# Offered 10% above the bar: what lands can never outpace what is offered, and the last
+# message's latency counts against the rate, so at exactly the bar even a pipeline with room
+# to spare reads a little under it. A pipeline slower than the offer falls behind and shows
+# its own rate.
+TELEMETRY_OFFERED_MSG_S = 1.1 * TELEMETRY_BAR_MSG_S
 TELEMETRY_BAR_SECONDS = 60.0
 FLEET_BAR_DEVICES = 1000
 WARMUP = 20
@@ -548,8 +553,8 @@ def main() -> int:
     parser.add_argument("--only", default="shadow,telemetry,fleet",
                         help="comma-separated phases: shadow, telemetry, fleet")
     parser.add_argument("--samples", type=int, default=300, help="shadow samples per row")
-    parser.add_argument("--rate", type=float, default=TELEMETRY_BAR_MSG_S,
-                        help="telemetry messages per second")
+    parser.add_argument("--rate", type=float, default=TELEMETRY_OFFERED_MSG_S,
+                        help="telemetry messages per second offered")
     parser.add_argument("--seconds", type=float, default=TELEMETRY_BAR_SECONDS,
                         help="telemetry publishing time")
     parser.add_argument("--payload", choices=("full", "minimal"), default="full",
