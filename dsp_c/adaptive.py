@@ -62,9 +62,10 @@ class _AdaptiveFir:
         signal_in("d", d, x.size)
         signal_out("y", y, x.size)
         signal_out("e", e, x.size)
+        io = {"x": float_ptr(x), "d": float_ptr(d), "y": float_ptr(y), "e": float_ptr(e),
+              "block_size": x.size}
         return bound_block(self, self._run_bound, self._bound_type, (x, d, y, e), s=self._inst,
-                           x=float_ptr(x), d=float_ptr(d), y=float_ptr(y), e=float_ptr(e),
-                           block_size=x.size)
+                           io=io)
 
     @property
     def resets(self) -> int:

@@ -13,7 +13,8 @@
  * argument on every call (through CFFI a one-pointer call costs about half of a six-argument
  * one). It fills one anc_<algo>_bound_f32 per block once - instance, buffers, block size -
  * and then calls anc_<algo>_run_bound_f32(b), which is exactly
- *     anc_<algo>_f32(b->s, b->x, ..., b->block_size).
+ *     anc_lms_f32(b->s, b->io.x, b->io.d, b->io.y, b->io.e, b->io.block_size)
+ * (the same for RLS) or anc_fxlms_f32(b->s, b->ref, b->err, b->y, b->block_size).
  * The struct only points: the instance and the buffers stay the caller's and must outlive it.
  */
 #ifndef ANC_BLOCKS_H
@@ -33,22 +34,23 @@ anc_status anc_lms_blocks_f32(anc_lms_instance_f32 *s, const float *x, const flo
 anc_status anc_fxlms_blocks_f32(anc_fxlms_instance_f32 *s, const float *ref, const float *err,
                                 float *y, uint32_t num_samples, uint32_t block_size);
 
+/* The buffers of one block of an adaptive FIR (LMS/NLMS, RLS). */
 typedef struct {
-    anc_lms_instance_f32 *s;
     const float *x;
     const float *d;
-    float *y;                 /* may be NULL, as for anc_lms_f32 */
+    float *y;                 /* may be NULL, as for anc_lms_f32 / anc_rls_f32 */
     float *e;                 /* may be NULL */
     uint32_t block_size;
+} anc_fir_block_io_f32;
+
+typedef struct {
+    anc_lms_instance_f32 *s;
+    anc_fir_block_io_f32 io;
 } anc_lms_bound_f32;
 
 typedef struct {
     anc_rls_instance_f32 *s;
-    const float *x;
-    const float *d;
-    float *y;                 /* may be NULL, as for anc_rls_f32 */
-    float *e;                 /* may be NULL */
-    uint32_t block_size;
+    anc_fir_block_io_f32 io;
 } anc_rls_bound_f32;
 
 typedef struct {

@@ -42,12 +42,12 @@ anc_status anc_fxlms_blocks_f32(anc_fxlms_instance_f32 *s, const float *ref, con
 
 void anc_lms_run_bound_f32(const anc_lms_bound_f32 *b)
 {
-    anc_lms_f32(b->s, b->x, b->d, b->y, b->e, b->block_size);
+    anc_lms_f32(b->s, b->io.x, b->io.d, b->io.y, b->io.e, b->io.block_size);
 }
 
 void anc_rls_run_bound_f32(const anc_rls_bound_f32 *b)
 {
-    anc_rls_f32(b->s, b->x, b->d, b->y, b->e, b->block_size);
+    anc_rls_f32(b->s, b->io.x, b->io.d, b->io.y, b->io.e, b->io.block_size);
 }
 
 void anc_fxlms_run_bound_f32(const anc_fxlms_bound_f32 *b)

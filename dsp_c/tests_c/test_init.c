@@ -177,7 +177,7 @@ static void block_loops(void)
     CHECK(anc_lms_state_len_f32(4) <= 4096);
     CHECK(anc_lms_init_f32(&s2, 4, 1, 0.5f, 1e-6f, 0.0f, 1e3f, state2,
                            anc_lms_state_len_f32(4)) == ANC_OK);
-    const anc_lms_bound_f32 b = {&s2, xs, ds, y2, e2, 4};
+    const anc_lms_bound_f32 b = {&s2, {xs, ds, y2, e2, 4}};
     for (int pass = 0; pass < 3; ++pass) {
         anc_lms_f32(&s, xs, ds, y, e1, 4);
         anc_lms_run_bound_f32(&b);
