@@ -30,11 +30,14 @@ Check = Callable[[Any], bool]
 
 ANNOTATIONS = frozenset({"$schema", "$id", "$comment", "title", "description", "examples",
                          "default"})
+# Numbers from json.loads are exactly int or float: those answer without the slow
+# numbers.Number check (an ABC), which the other cases still get.
 _TYPES: dict[str, Check] = {
     "object": lambda v: isinstance(v, dict),
-    "integer": lambda v: not isinstance(v, bool) and (
-        isinstance(v, int) or (isinstance(v, float) and v.is_integer())),
-    "number": lambda v: not isinstance(v, bool) and isinstance(v, numbers.Number),
+    "integer": lambda v: type(v) is int or (not isinstance(v, bool) and (
+        isinstance(v, int) or (isinstance(v, float) and v.is_integer()))),
+    "number": lambda v: type(v) is float or type(v) is int or (
+        not isinstance(v, bool) and isinstance(v, numbers.Number)),
     "boolean": lambda v: isinstance(v, bool),
     "string": lambda v: isinstance(v, str),
     "null": lambda v: v is None,
@@ -75,8 +78,19 @@ def compile_schema(schema: Any, path: str = "#") -> Check:
             checks.append(_bound_check(keyword, violated, schema[keyword], path))
     if {"required", "properties", "additionalProperties"} & set(schema):
         checks.append(_object_check(schema, path))
+    return _all_of(checks)
+
+
+def _all_of(checks: list[Check]) -> Check:
+    # the common combinations without a generator per value (this runs once per field)
     if len(checks) == 1:
         return checks[0]
+    if len(checks) == 2:
+        first, second = checks
+        return lambda v: first(v) and second(v)
+    if len(checks) == 3:
+        first, second, third = checks
+        return lambda v: first(v) and second(v) and third(v)
     return lambda v: all(check(v) for check in checks)
 
 
@@ -101,6 +115,10 @@ def _bound_check(keyword: str, violated: Callable[[Any, Any], bool], bound: Any,
                  path: str) -> Check:
     if not _IS_NUMBER(bound):
         raise UnsupportedSchema(f"{path}/{keyword}: {bound!r} is not a number")
+    if keyword == "minimum":
+        return lambda v: not (_IS_NUMBER(v) and v < bound)
+    if keyword == "maximum":
+        return lambda v: not (_IS_NUMBER(v) and v > bound)
     return lambda v: not (_IS_NUMBER(v) and violated(v, bound))
 
 

@@ -110,3 +110,64 @@ def test_item_size_limit_is_the_same_as_in_process_moto(local_stack: LocalStack)
     assert served == expected
     assert any("stored" in o for o in expected) and any("ValidationException" in o
                                                         for o in expected), expected
+
+
+def _parse(operation: str, body: dict[str, object]) -> object:
+    from moto.core.parse import JSONParser
+    from moto.core.utils import get_service_model
+
+    model = get_service_model("dynamodb").operation_model(operation)
+    return JSONParser(model, map_type=dict).parse({
+        "method": "POST", "values": {}, "headers": {}, "body": json.dumps(body).encode(),
+        "url_path": "/", "url_params": {}})
+
+
+# Plain nodes (copied by the fast path) and every kind it hands to moto's parser: blobs,
+# nulls, several or unknown members, wrong JSON types, all nested in maps and lists.
+_ODD_VALUES: list[object] = [
+    {"B": "aGVsbG8="}, {"BS": ["aGVsbG8=", "d29ybGQ="]}, {"S": None}, {"S": "a", "N": "1"},
+    {"X": "unknown"}, {"N": 5}, {"SS": "not-a-list"}, {"BOOL": "yes"}, {}, None,
+    {"M": {"inner": {"B": "aGk="}, "n": {"N": "2"}}}, {"L": [{"NULL": True}, {"B": "aGk="}]},
+    {"M": "not-a-map"}, {"L": {"not": "a list"}},
+]
+_PLAIN_ITEM: dict[str, object] = {
+    "thing": {"S": "t"}, "seq": {"N": "7"}, "ok": {"BOOL": False}, "none": {"NULL": True},
+    "tags": {"SS": ["a", "b"]}, "levels": {"NS": ["1", "2.5"]},
+    "bands": {"L": [{"N": "1"}, {"M": {"hz": {"N": "63"}, "db": {"N": "-12.5"}}}]},
+    "nested": {"M": {"a": {"L": [{"L": [{"S": "deep"}]}]}}},
+}
+
+
+def _outcome(operation: str, body: dict[str, object]) -> object:
+    """What moto's parser makes of a request: the parsed parameters, or the error it raises."""
+    try:
+        return _parse(operation, body)
+    except Exception as exc:  # noqa: BLE001 - the kind of failure is what is compared
+        return type(exc).__name__
+
+
+def test_plain_attribute_values_parse_exactly_as_moto_parses_them(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from moto.core.parse import BaseJSONParser
+
+    from cloud.local.moto_server import fast_attribute_values
+
+    requests = [
+        ("BatchWriteItem", {"RequestItems": {"t": [{"PutRequest": {"Item": _PLAIN_ITEM}}]}}),
+        ("BatchGetItem", {"RequestItems": {"t": {"Keys": [{"thing": {"S": "t"},
+                                                           "seq": {"N": "1"}}]}}}),
+        *(("PutItem", {"TableName": "t", "Item": {**_PLAIN_ITEM, "odd": value},
+                       "ExpressionAttributeValues": {":v": {"L": [value]}}})
+          for value in _ODD_VALUES),
+    ]
+    expected = [_outcome(operation, body) for operation, body in requests]
+    generic = BaseJSONParser._parse_structure
+    monkeypatch.setattr(BaseJSONParser, "_parse_structure", generic)
+    fast_attribute_values()
+    assert BaseJSONParser._parse_structure is not generic
+    got = [_outcome(operation, body) for operation, body in requests]
+    for request, before, after in zip(requests, expected, got, strict=True):
+        assert after == before, request
+    # the checks can fail: moto decodes blobs, raises on some malformed nodes, drops others
+    assert {"B": b"hello"} in [g["Item"]["odd"] for g in got if isinstance(g, dict) and "Item" in g]
+    assert "AttributeError" in got

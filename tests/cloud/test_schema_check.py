@@ -7,6 +7,8 @@ import contextlib
 import copy
 import random
 from collections.abc import Iterator
+from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 import pytest
@@ -24,6 +26,8 @@ ODD_VALUES: list[Any] = [
     -60, -60.5, 80, 80.01, -160, -161, 1500000000, 1499999999.9, 2**53 - 1, 2**53, 10**30,
     1e300, -1e300, float("nan"), float("inf"), float("-inf"), "", "anc", "off", "fxlms",
     "aircraft", "ANC", "1", [], [1], {}, {"percent": 50}, {"mean": 1, "max": 2},
+    # numbers that are not exactly int or float (the predicate's slower path)
+    Decimal("1.5"), Decimal("4097"), Decimal("-60"), Fraction(1, 3), Fraction(-161),
 ]
 
 
