@@ -172,7 +172,7 @@ class FxLms:
 
     def restart_from(self, weights: Any) -> None:
         """Reset the histories and continue from `weights` (taps finite values). A hybrid's
-        least-squares start does not run: it is for starting from zero."""
+        least-squares start runs only if they are all zero: it is for starting from zero."""
         w = np.ascontiguousarray(weights, dtype=np.float32)
         if w.shape != (self.taps,) or not np.all(np.isfinite(w)):
             raise DspValueError(f"weights must be {self.taps} finite values, got shape "

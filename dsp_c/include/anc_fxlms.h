@@ -132,7 +132,7 @@ typedef struct {
     uint64_t solve_at;         /* count at which the next solve starts */
     float ridge_rel;           /* lsq_ridge */
     double ridge;              /* absolute ridge of the solve in progress */
-    uint32_t phase;            /* 0 off, 1 summing, 2 summing and factoring */
+    uint32_t phase;            /* ANC_LSQ_OFF, ANC_LSQ_SUMMING or ANC_LSQ_FACTORING */
     uint32_t rows;             /* rows of the factor done */
     uint32_t rounds_left;      /* solves still to start */
     uint32_t solves;           /* solutions committed since init */
@@ -205,8 +205,8 @@ void anc_fxlms_adapt_f32(anc_fxlms_instance_f32 *s, const float *ref, const floa
 /* Current weights (pending update applied) into out[L]. */
 void anc_fxlms_weights_f32(const anc_fxlms_instance_f32 *s, float *out);
 /* W <- w[L] (pending updates dropped): the controller continues from these weights. A
-   hybrid's least-squares start ends, since it is for starting from zero; a guard reset
-   starts it again. */
+   hybrid's least-squares start ends unless w is all zero, since it is for starting from
+   zero; a guard reset starts it again. */
 void anc_fxlms_set_weights_f32(anc_fxlms_instance_f32 *s, const float *w);
 
 #ifdef __cplusplus

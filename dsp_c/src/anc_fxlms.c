@@ -192,10 +192,12 @@ static void rls_update(anc_fxlms_instance_f32 *s, float err, const float *rn, fl
     anc_axpy(s->weights, s->pi, -eps_n / keep_k, 1.0f, h);
 }
 
-/* With the pending steps dropped, anc_fxlms_weights_f32 returns keep^(K+1) w: weights v
-   are stored as v over keep^(K+1). */
-static double stored_scale(const anc_fxlms_instance_f32 *s)
+/* Drops the pending steps and returns the factor weights are stored with: with no steps
+   pending, anc_fxlms_weights_f32 returns keep^(K+1) w, so weights v are stored as v over
+   keep^(K+1). */
+static double begin_set_weights(anc_fxlms_instance_f32 *s)
 {
+    memset(s->pending_gain, 0, sizeof s->pending_gain);
     double scale = 1.0;
     for (unsigned j = 0; j <= ANC_FX_DELAY; ++j) {
         scale /= s->keep;
@@ -205,20 +207,18 @@ static double stored_scale(const anc_fxlms_instance_f32 *s)
 
 static void set_weights_f64(anc_fxlms_instance_f32 *s, const double *v)
 {
-    const double scale = stored_scale(s);
+    const double scale = begin_set_weights(s);
     for (uint32_t k = 0; k < s->num_taps; ++k) {
         s->weights[k] = (float)(scale * v[k]);
     }
-    memset(s->pending_gain, 0, sizeof s->pending_gain);
 }
 
 static void set_weights(anc_fxlms_instance_f32 *s, const float *v)
 {
-    const double scale = stored_scale(s);
+    const double scale = begin_set_weights(s);
     for (uint32_t k = 0; k < s->num_taps; ++k) {
         s->weights[k] = (float)(scale * v[k]);
     }
-    memset(s->pending_gain, 0, sizeof s->pending_gain);
 }
 
 /* The emitted sample u[n] joins the hybrid's ring. The least-squares start sums sample n
@@ -601,7 +601,12 @@ void anc_fxlms_weights_f32(const anc_fxlms_instance_f32 *s, float *out)
 void anc_fxlms_set_weights_f32(anc_fxlms_instance_f32 *s, const float *w)
 {
     set_weights(s, w);
-    if (s->cfg.lsq_samples > 0u) {
+    /* the least-squares start is for starting from zero (its sums do not depend on W) */
+    int zero = 1;
+    for (uint32_t k = 0; k < s->num_taps && zero; ++k) {
+        zero = w[k] == 0.0f;
+    }
+    if (s->cfg.lsq_samples > 0u && !zero) {
         anc_lsq_stop(&s->lsq);
     }
 }

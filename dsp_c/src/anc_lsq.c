@@ -5,8 +5,6 @@
 #include "anc_lsq.h"
 #include "anc_kernels.h"
 
-enum { LSQ_OFF = 0u, LSQ_SUMMING = 1u, LSQ_FACTORING = 2u };
-
 uint32_t anc_lsq_state_len(uint32_t num_taps)
 {
     /* 5 vectors and the L x L factor in doubles, tail and prev in floats, 8-byte alignment */
@@ -39,8 +37,8 @@ void anc_lsq_reset(anc_lsq_state *q, uint32_t num_taps, uint32_t window, uint32_
     q->ear_e = 0.0;
     q->ear_x = 0.0;
     q->rounds_left = window > 0u ? rounds : 0u;
-    q->phase = q->rounds_left > 0u ? LSQ_SUMMING : LSQ_OFF;
-    if (q->phase != LSQ_OFF) {
+    q->phase = q->rounds_left > 0u ? ANC_LSQ_SUMMING : ANC_LSQ_OFF;
+    if (q->phase != ANC_LSQ_OFF) {
         memset(q->lag, 0, num_taps * sizeof(double));
         memset(q->cross, 0, num_taps * sizeof(double));
     }
@@ -48,7 +46,7 @@ void anc_lsq_reset(anc_lsq_state *q, uint32_t num_taps, uint32_t window, uint32_
 
 void anc_lsq_stop(anc_lsq_state *q)
 {
-    q->phase = LSQ_OFF;
+    q->phase = ANC_LSQ_OFF;
     q->rounds_left = 0;
     q->trial_left = 0;
 }
@@ -68,7 +66,7 @@ static void start_solve(anc_lsq_state *q, const float *rn, uint32_t num_taps)
     }
     q->ridge = (double)q->ridge_rel * trace / num_taps;
     q->rows = 0;
-    q->phase = LSQ_FACTORING;
+    q->phase = ANC_LSQ_FACTORING;
     q->rounds_left--;
 }
 
@@ -88,7 +86,7 @@ void anc_lsq_take(anc_lsq_state *q, const float *rn, float d_hat, uint32_t num_t
     }
     /* the next round's window is twice this one; a solve still running skips a point */
     q->solve_at = 2u * q->count;
-    if (q->phase == LSQ_SUMMING) {
+    if (q->phase == ANC_LSQ_SUMMING) {
         start_solve(q, rn, num_taps);
     }
 }
@@ -164,7 +162,7 @@ static int solve(anc_lsq_state *q, uint32_t num_taps)
 
 int anc_lsq_work(anc_lsq_state *q, uint32_t num_taps, uint64_t budget)
 {
-    if (q->phase != LSQ_FACTORING) {
+    if (q->phase != ANC_LSQ_FACTORING) {
         return 0;
     }
     uint64_t spent = 0;
@@ -173,7 +171,7 @@ int anc_lsq_work(anc_lsq_state *q, uint32_t num_taps, uint64_t budget)
         next_row(q, i);
         if (!factor_row(q, i, num_taps)) {
             q->failures++;
-            q->phase = q->rounds_left > 0u ? LSQ_SUMMING : LSQ_OFF;
+            q->phase = q->rounds_left > 0u ? ANC_LSQ_SUMMING : ANC_LSQ_OFF;
             return 0;
         }
         spent += (uint64_t)i * i / 2u + 2u * i + 1u;
@@ -182,7 +180,7 @@ int anc_lsq_work(anc_lsq_state *q, uint32_t num_taps, uint64_t budget)
     if (q->rows < num_taps) {
         return 0;
     }
-    q->phase = q->rounds_left > 0u ? LSQ_SUMMING : LSQ_OFF;
+    q->phase = q->rounds_left > 0u ? ANC_LSQ_SUMMING : ANC_LSQ_OFF;
     if (!solve(q, num_taps)) {
         q->failures++;
         return 0;

@@ -12,6 +12,9 @@
 
 #include "anc_fxlms.h"
 
+/* anc_lsq_state.phase: not running; summing; summing while a factorization is in progress */
+enum { ANC_LSQ_OFF = 0u, ANC_LSQ_SUMMING = 1u, ANC_LSQ_FACTORING = 2u };
+
 /* Floats of state for L taps (alignment slack included). */
 uint32_t anc_lsq_state_len(uint32_t num_taps);
 /* Points q's arrays into mem (anc_lsq_state_len floats). */
@@ -37,13 +40,14 @@ int anc_lsq_watch(anc_lsq_state *q, float e, float x);
 /* summing, factoring or judging a solution: the per-sample hooks have work to do */
 static inline int anc_lsq_active(const anc_lsq_state *q)
 {
-    return q->phase != 0u || q->trial_left != 0u;
+    return q->phase != ANC_LSQ_OFF || q->trial_left != 0u;
 }
 
 /* the sums are needed for a solve still to come */
 static inline int anc_lsq_summing(const anc_lsq_state *q)
 {
-    return q->phase == 1u || (q->phase == 2u && q->rounds_left > 0u);
+    return q->phase == ANC_LSQ_SUMMING ||
+           (q->phase == ANC_LSQ_FACTORING && q->rounds_left > 0u);
 }
 
 #endif

@@ -28,7 +28,6 @@ from edge_agent.audio.fastpath import (
     bind_adapt,
     bind_weights,
     resized,
-    seed_weights,
 )
 
 HISTORY = 2048  # reference samples kept for priming a resized fast path (>= max taps)
@@ -78,7 +77,7 @@ class DspChain:
     def _install(self, params: ControllerParams, w: FloatArray, prime: bool) -> None:
         ctrl = FxLms(taps=params.taps, sec_path=self.sec_path, mu=params.mu, leak=params.leak,
                      algorithm=params.algorithm)
-        seed_weights(ctrl, w)
+        ctrl.restart_from(w)
         fast = FastPath(params.taps, self.block)
         if prime:  # continue the output: as if the new path had always run with w
             ordered = np.concatenate([self._history[self._hpos:], self._history[:self._hpos]])
@@ -114,7 +113,7 @@ class DspChain:
         w = np.ascontiguousarray(weights, dtype=np.float32)
         if w.size != self.params.taps:
             self.reconfigure(taps=int(w.size))
-        seed_weights(self.ctrl, w)
+        self.ctrl.restart_from(w)
         if not self.muted:
             self.w[:] = w
             self._commit_w()

@@ -76,14 +76,6 @@ def bind_weights(ctrl: FxLms, out: FloatArray) -> Callable[[], None]:
     return bound_call(ctrl, lib.anc_fxlms_weights_f32, ctrl._inst, float_ptr(out), buffers=(out,))
 
 
-def seed_weights(ctrl: FxLms, w: FloatArray) -> None:
-    """Restart the controller from weights w (its histories are cleared)."""
-    w = np.ascontiguousarray(w, dtype=np.float32)
-    if w.shape != (ctrl.taps,) or not np.all(np.isfinite(w)):
-        raise ValueError(f"weights: expected {ctrl.taps} finite values, got shape {w.shape}")
-    ctrl.restart_from(w)
-
-
 def resized(w: FloatArray, taps: int) -> FloatArray:
     """w truncated or zero-padded to `taps` coefficients."""
     out = np.zeros(taps, dtype=np.float32)

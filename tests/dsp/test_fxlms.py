@@ -204,7 +204,8 @@ def test_least_squares_solution_that_makes_the_ear_louder_is_undone(louder: bool
 def test_a_hybrid_restarted_from_given_weights_keeps_them() -> None:
     """Weights loaded from elsewhere (a filter computed in the cloud) are where the
     controller continues from: the least-squares start, which begins from zero, does not
-    replace them; a fresh hybrid fed the same signals does solve."""
+    replace them; restarted from zero weights, the same hybrid fed the same signals does
+    solve."""
     c, _, x, d = _open_loop_lsq(32, 3000, 1e-6, mu=1e-9)
     assert c.lsq_solves == 0
     given = np.linspace(-0.5, 0.5, 32).astype(np.float32)
@@ -217,3 +218,8 @@ def test_a_hybrid_restarted_from_given_weights_keeps_them() -> None:
     np.testing.assert_allclose(c.weights, given, atol=1e-4)
     with pytest.raises(ValueError, match="weights"):
         c.restart_from(np.full(32, np.nan))
+    c.restart_from(zeros)
+    for k in range(0, 2 * 2944, 32):
+        c.adapt(x[k % 2944:k % 2944 + 32], d[k % 2944:k % 2944 + 32], zeros)
+    assert c.lsq_solves >= 1
+    assert np.abs(c.weights).max() > 0.1

@@ -130,6 +130,17 @@ def test_loaded_filter_seeds_the_controller() -> None:
     assert (eng.stats().taps, eng.stats().filter_version) == (64, 4)
 
 
+def test_a_hybrid_loop_started_from_zero_runs_its_least_squares_start() -> None:
+    """The chain installs its first controller from zero weights: a hybrid then solves its
+    least-squares start (weights loaded later would end it instead)."""
+    audio = AudioConfig(mu=0.02, taps=256, algorithm="hybrid",
+                        sim=SimAudioConfig(scene="engine", seed=0))
+    eng = InlineEngine(audio, EmergencyConfig())
+    eng.run(PER_S)
+    assert eng.core.chain.ctrl.lsq_solves >= 1
+    assert eng.core.chain.resets == 0
+
+
 def test_mode_and_tap_changes_keep_the_output_continuous() -> None:
     eng = engine()
     record(eng, 2 * PER_S)
