@@ -9,11 +9,15 @@ noise ≥ 20 dB at 1 sample; within 1.5 dB of the Wiener bound in a representati
 cells; stability for 60 s with a 60° phase error in Ŝ. `make demo` checks the whole sweep
 and prints PASS/MISS per cell.
 
-What does not hold: engine hum at 16 and 32 samples, and the 1.5 dB gap in the cells where
-the bound relies on eigenmodes of the filtered reference 40–80 dB below the strongest. There
-the shortfall is FxNLMS's convergence time: the slow-mode model (metrics.ModeAnalysis)
-predicts the controller's figure, and says how long it would need to get near the bound.
-`test_misses_are_the_convergence_time_of_slow_modes` pins that explanation down, and
+What does not hold within the sweep's 24 s: engine hum at 16 and 32 samples, and the 1.5 dB
+gap in the cells where the bound relies on eigenmodes of the filtered reference 40–80 dB
+below the strongest. There the shortfall is FxNLMS's convergence time: the slow-mode model
+(metrics.ModeAnalysis) predicts the controller's figure, and says how long it would need to
+get near the bound.
+`test_misses_are_the_convergence_time_of_slow_modes` pins that explanation down; given the
+demo's long run (240 s), FxNLMS from zero is past 30 dB on engine hum at 16 samples
+(`test_fxnlms_given_the_demos_long_run_reaches_engine_hum_bar_at_16_samples`), while at 32
+samples it still creeps up far below the bound (24 dB after 20 minutes, measured); and
 `test_a_least_squares_start_recovers_what_fxnlms_misses` checks it independently: the
 hybrid controller (the same FxNLMS, started by least-squares solves of its first 0.25 to
 2 s, which reach every eigenmode at once) meets the engine bar at every latency (32
@@ -32,7 +36,16 @@ from functools import cache
 import numpy as np
 import pytest
 
-from dsp_c.demo import BLOCK, EAR_NOISE_DB, GAP_BAR_DB, MU, REF_NOISE_DB, SECONDS, TAPS
+from dsp_c.demo import (
+    BLOCK,
+    EAR_NOISE_DB,
+    GAP_BAR_DB,
+    LONG_SECONDS,
+    MU,
+    REF_NOISE_DB,
+    SECONDS,
+    TAPS,
+)
 from dsp_c.sim import SceneResult, run_scene
 
 
@@ -94,6 +107,18 @@ def test_misses_are_the_convergence_time_of_slow_modes(scene: str, latency: int)
         f"{scene} at D={latency}: controller {r.attenuation_db:.1f} dB, "
         f"model {r.mode_limit_db:.1f} dB: the loop loses more than convergence time explains")
     assert r.seconds_to_bound > 10 * SECONDS, r.seconds_to_bound
+
+
+def test_fxnlms_given_the_demos_long_run_reaches_engine_hum_bar_at_16_samples() -> None:
+    """Engine hum at 16 samples is learning time only: FxNLMS from zero, with the sweep's
+    settings, is past 30 dB at steady state when the run is LONG_SECONDS instead of SECONDS
+    (the demo reruns missed level bars this long)."""
+    r = run_scene("engine", 16, taps=TAPS, seconds=LONG_SECONDS, mu=MU, block=BLOCK,
+                  ear_noise_db=EAR_NOISE_DB, ref_noise_db=REF_NOISE_DB)
+    _ok(r)
+    assert r.attenuation_db >= 30.0, f"engine at D=16 after {LONG_SECONDS:g} s: " \
+        f"{r.attenuation_db:.1f} dB"
+    assert r.attenuation_db > sweep_cell("engine", 16).attenuation_db + 3.0
 
 
 @cache
