@@ -3,11 +3,12 @@
 The telemetry benchmark needs thousands of messages per second from devices that run on the
 same two cores as the stack it measures. Through awscrt's Python API a QoS 1 publish costs
 the benchmark process 120-220 µs of CPU (packet object, future, completion callback,
-native event-loop threads): at 2,200 msg/s that is a third of a core taken from the
+native event-loop threads): at 2,200 msg/s up to a third of a core taken from the
 pipeline, which real devices would never take. This publisher writes each PUBLISH packet
-straight to the device's TLS socket and counts PUBACKs when it next writes (55-70 µs per
-message, TLS included). The broker sees what it sees from any device: a TLS connection with
-the thing's certificate, client id = thing name, QoS 1 publishes on the thing's topic.
+straight to the device's TLS socket and counts PUBACKs when it next writes (about 30 µs per
+message in the benchmark, TLS included). The broker sees what it sees from any device: a TLS
+connection with the thing's certificate, client id = thing name, QoS 1 publishes on the
+thing's topic.
 
 Single-threaded by design (an SSL object must not be read and written concurrently): call
 `publish` and `pump` from one thread. Only what a publisher receives is parsed: CONNACK,
