@@ -117,6 +117,8 @@ class LoopCore:
         s = self.slots
         if forced and s[SLOT["emergency"]] == 0:
             s[SLOT["switched_sample"]] = self.samples
+        elif not forced:  # the switch time belongs to the emergency that is holding now
+            s[SLOT["switched_sample"]] = -1
         s[SLOT["emergency"]] = float(self.emergency)
         s[SLOT["emergency_cls"]] = EMERGENCY_CLASSES.index(self.emergency_cls)
         s[SLOT["emergency_transparency"]] = float(self.emergency_transparency)

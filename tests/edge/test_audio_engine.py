@@ -245,6 +245,23 @@ def test_emergency_override_forces_transparency_and_restores_the_user_mode() -> 
     assert (s.mode, s.emergency.active) == ("anc", False)
 
 
+def test_each_emergency_reports_its_own_switch_time() -> None:
+    eng = engine()
+    eng.run(10)
+    eng.request(EmergencyOverride(True, "alarm"))
+    eng.run(1)  # applied at the block boundary before this block
+    assert eng.stats().emergency.switched_s == pytest.approx(10 * B / FS)
+    eng.request(EmergencyOverride(False))
+    eng.run(5)
+    # Cleared with the emergency: until the loop switches for the next one, the analysis
+    # stage's report of it must not pick up this one's time.
+    assert eng.state.get("switched_sample") == -1
+    assert eng.stats().emergency.switched_s is None
+    eng.request(EmergencyOverride(True, "siren"))
+    eng.run(1)
+    assert eng.stats().emergency.switched_s == pytest.approx(16 * B / FS)
+
+
 def test_emergency_transparency_can_be_switched_off() -> None:
     eng = engine()
     eng.request(SetSafety(emergency_transparency=False))
