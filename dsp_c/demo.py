@@ -201,14 +201,27 @@ def run_long(runs: list[RunSummary], cfg: Settings) -> list[RunSummary]:
     return long_runs
 
 
+def _bar_minimum(r: RunSummary) -> float:
+    """The level bar of r's cell (dB); r must be a cell LEVEL_BARS names."""
+    return next(m for name, lats, m in LEVEL_BARS if name == r.scene and r.latency in lats)
+
+
 def long_bars(long_runs: list[RunSummary], cfg: Settings) -> list[dict[str, object]]:
     """The level bars of the cells run again, judged on the long runs' steady state."""
-    minimum = {(name, lat): m for name, lats, m in LEVEL_BARS for lat in lats}
     return [{"scene": r.scene, "latency": r.latency, "seconds": cfg.long_seconds,
-             "minimum_db": minimum[(r.scene, r.latency)], "attenuation_db": r.attenuation_db,
+             "minimum_db": _bar_minimum(r), "attenuation_db": r.attenuation_db,
              "bound_db": r.bound_db, "seconds_to_bound": _finite_or_none(r.seconds_to_bound),
-             "passed": r.attenuation_db >= minimum[(r.scene, r.latency)] and r.resets == 0}
+             "passed": r.attenuation_db >= _bar_minimum(r) and r.resets == 0}
             for r in long_runs]
+
+
+def long_bar_lines(long_runs: list[RunSummary], cfg: Settings) -> list[str]:
+    """One line per long run against its level bar, for the summary table and the page."""
+    return [f"{b['scene']} >= {b['minimum_db']:.0f} dB at D={b['latency']}: "
+            f"{r.attenuation_db:.1f} dB (bound {r.bound_db:.1f}; slow-mode model: within "
+            f"{GAP_BAR_DB} dB of it after {_fmt_seconds(r.seconds_to_bound)}) "
+            f"{'PASS' if b['passed'] else 'MISS'}"
+            for r, b in zip(long_runs, long_bars(long_runs, cfg), strict=True)]
 
 
 def _grid(n: int) -> tuple[int, int]:
@@ -341,7 +354,7 @@ def plot_long(long_runs: list[RunSummary], cfg: Settings, out: Path
                 color=f"C{i}", label=f"{r.scene} D={r.latency}")
         ax.axhline(r.bound_db, ls="--", lw=1, color=f"C{i}",
                    label=f"{r.scene} D={r.latency} Wiener bound")
-    for minimum in sorted({float(str(b["minimum_db"])) for b in long_bars(long_runs, cfg)}):
+    for minimum in sorted({_bar_minimum(r) for r in long_runs}):
         ax.axhline(minimum, ls=":", lw=1.5, color="k", label=f"bar {minimum:.0f} dB")
     ax.axvline(cfg.seconds, ls="-", lw=0.8, color="0.6")
     ax.set_xlabel("time (s)")
@@ -369,12 +382,8 @@ def summary_table(runs: list[RunSummary], cfg: Settings,
     """Plain-text table: controller / bound per cell with PASS or MISS, then the level bars
     (also after the long runs); the same for the hybrid controller when it ran."""
     text = _table(runs, cfg, "FxNLMS")
-    for bar in long_bars(long_runs or [], cfg):
-        text += (f"\nbar after {bar['seconds']:g} s: {bar['scene']} >= {bar['minimum_db']:.0f} dB "
-                 f"at D={bar['latency']}: {bar['attenuation_db']:.1f} dB (bound "
-                 f"{bar['bound_db']:.1f}; slow-mode model: within {GAP_BAR_DB} dB of it "
-                 f"after {_fmt_seconds(_inf_if_none(bar['seconds_to_bound']))}) "
-                 f"{'PASS' if bar['passed'] else 'MISS'}")
+    for line in long_bar_lines(long_runs or [], cfg):
+        text += f"\nbar after {cfg.long_seconds:g} s: {line}"
     if hybrid_runs:
         text += "\n\n" + _table(hybrid_runs, cfg, HYBRID_LABEL)
     return text
@@ -445,13 +454,8 @@ def write_html(runs: list[RunSummary], figures: list[tuple[str, str, str]], cfg:
         f"<li>{b['scene']} &ge; {b['minimum_db']:.0f} dB at D = {b['latency']}: "
         f"{b['attenuation_db']:.1f} dB <b>{'PASS' if b['passed'] else 'MISS'}</b></li>"
         for b in level_bars(runs, cfg))
-    bars += "".join(
-        f"<li>{b['scene']} &ge; {b['minimum_db']:.0f} dB at D = {b['latency']}, run again for "
-        f"{b['seconds']:g} s: {b['attenuation_db']:.1f} dB (bound {b['bound_db']:.1f}; "
-        f"slow-mode model: within {GAP_BAR_DB} dB of it after "
-        f"{_fmt_seconds(_inf_if_none(b['seconds_to_bound']))}) "
-        f"<b>{'PASS' if b['passed'] else 'MISS'}</b></li>"
-        for b in long_bars(long_runs or [], cfg))
+    bars += "".join(f"<li>run again for {cfg.long_seconds:g} s: {html.escape(line)}</li>"
+                    for line in long_bar_lines(long_runs or [], cfg))
     n_pass = sum(r.passed for r in runs)
     hybrid = ""
     if hybrid_runs:
@@ -523,10 +527,6 @@ def _mic_text(cfg: Settings) -> str:
 
 def _finite_or_none(v: float) -> float | None:
     return v if math.isfinite(v) else None
-
-
-def _inf_if_none(v: object) -> float:
-    return math.inf if v is None else float(str(v))
 
 
 def _json_cells(runs: list[RunSummary]) -> list[dict[str, object]]:
