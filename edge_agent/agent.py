@@ -54,10 +54,6 @@ FEATURES_VERSION = int(json.loads(
     (Path(protocol.__file__).parent / "features.json").read_text())["version"])
 STATUS_PERIOD_S = 1.0
 APPLY_CONFIRM_S = 0.5
-# The analysis stage reports an emergency once it has asked the loop to switch; the loop
-# switches at its next block boundary (well under a millisecond later when it keeps up), so
-# the event waits at most this long for the switch time it carries.
-SWITCH_WAIT_S = 0.2
 EXIT_OK, EXIT_AUDIO_FAILED, EXIT_ERROR = 0, 1, 2
 
 Progress = Callable[[str], None]
@@ -417,7 +413,8 @@ class Agent:
         body.pop("kind")
         if event.kind == "emergency_started":
             self._emergency = event
-            switched = self._switched_at()
+            # the analysis stage reports a start once the loop has switched (analysis.py)
+            switched = self.engine.stats().emergency.switched_s
             if switched is not None:
                 body["switched_s"] = round(switched, 3)
             self.progress(f"{self.config.thing}: EMERGENCY {event.cls} "
@@ -433,18 +430,6 @@ class Agent:
                            mode="transparency" if event.kind == "emergency_started"
                            else event.previous_mode)
         self.shadow.report()
-
-    def _switched_at(self) -> float | None:
-        """When the loop switched to transparency for the emergency being reported (stream
-        time, s); None if emergencies do not switch it or it has not within SWITCH_WAIT_S."""
-        if not self.safety.get("emergency_transparency"):
-            return None
-        deadline = time.monotonic() + SWITCH_WAIT_S
-        while True:
-            switched = self.engine.stats().emergency.switched_s
-            if switched is not None or time.monotonic() >= deadline or not self.engine.running:
-                return switched
-            time.sleep(0.001)
 
     def _mcu_set_mode(self, mode: str, source: str = "host") -> None:
         if self.mcu is None:

@@ -3,7 +3,8 @@
 It reads the reference x and the disturbance estimate d̂ the loop wrote, and runs
 - the noise feature extractor (dsp_c.features, one vector per 100 ms),
 - the emergency detector (edge_agent.emergency): a detection sends the loop an
-  emergency command (transparency from its next block on) and queues an AudioEvent; when
+  emergency command (transparency from its next block on) and queues an AudioEvent once
+  the loop has switched, so the event's reader finds the switch time in the stats; when
   the detector's hold time has passed without the sound, the loop is released (it
   restores the user's mode) and an "emergency_ended" event follows,
 - the correlations the cloud needs for a Wiener solve (never raw audio).
@@ -39,6 +40,9 @@ from edge_agent.emergency import DetectorSettings, EmergencyDetector, EmergencyE
 
 STATS_CHUNK = 4800  # samples gathered before the correlations are updated
 EVENT_QUEUE = 256
+# The loop applies the emergency command at its next block boundary; an "emergency_started"
+# event waits for that, but no longer than this (stream time), e.g. with transparency off.
+ANNOUNCE_WAIT_S = 0.2
 
 
 class Correlations:
@@ -120,10 +124,13 @@ class Analysis:
         self.overruns = 0  # samples the analysis fell so far behind that it skipped them
         self.read = 0
         self.emergency = EmergencyState()
+        self._unannounced: AudioEvent | None = None  # started, the loop not yet switched
+        self._announce_by = 0  # stream sample after which it is announced regardless
         self._lock = threading.Lock()  # guards latest_features/emergency/correlations
 
     def poll(self) -> int:
         """Analyse everything the loop has written since the last call; samples read."""
+        self._announce()
         write = int(self.state.get("ring_write"))
         n = write - self.read
         if n <= 0:
@@ -164,15 +171,29 @@ class Analysis:
             with self._lock:
                 self.emergency = EmergencyState(True, ev.cls, ev.confidence, ev.onset_s,
                                                 ev.detected_s)
-            self._emit(AudioEvent("emergency_started", ev.cls, ev.confidence, ev.onset_s,
-                                  ev.detected_s, self._user_mode()))
+            self._unannounced = AudioEvent("emergency_started", ev.cls, ev.confidence,
+                                           ev.onset_s, ev.detected_s, self._user_mode())
+            self._announce_by = self.read + int(ANNOUNCE_WAIT_S * self.fs)
+            self._announce()
         elif self.emergency.active and not self.detector.active:
+            self._announce(now=True)  # a start is always reported before its end
             em = self.emergency
             self.send(EmergencyOverride(False, em.cls or EMERGENCY_CLASSES[0]))
             with self._lock:
                 self.emergency = EmergencyState()
             self._emit(AudioEvent("emergency_ended", em.cls or "", em.confidence or 0.0,
                                   em.onset_s or 0.0, now, self._user_mode()))
+
+    def _announce(self, now: bool = False) -> None:
+        """Queue the pending "emergency_started" once the loop has switched to transparency
+        (its switch time is then in the stats), transparency is off, or the wait is over."""
+        if self._unannounced is None:
+            return
+        if (now or self.state.get("switched_sample") >= 0
+                or self.state.get("emergency_transparency") == 0
+                or self.read >= self._announce_by):
+            self._emit(self._unannounced)
+            self._unannounced = None
 
     def _user_mode(self) -> str:
         return MODES[int(self.state.get("user_mode"))]

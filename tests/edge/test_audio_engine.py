@@ -262,6 +262,22 @@ def test_each_emergency_reports_its_own_switch_time() -> None:
     assert eng.stats().emergency.switched_s == pytest.approx(16 * B / FS)
 
 
+def test_an_emergency_is_reported_once_the_loop_has_switched() -> None:
+    # The detector's command reaches the loop at its next block boundary; the event waits
+    # for it, so whoever reads it finds the switch in the stats.
+    eng = engine(scene="traffic")
+    assert eng.request(InjectSound("siren", seconds=2.0, seed=1, at_s=0.5))
+    for _ in range(3 * PER_S):
+        eng.run(1)
+        if not eng.events.empty():
+            break
+    event = eng.events.get_nowait()
+    assert event.kind == "emergency_started" and event.cls == "siren"
+    s = eng.stats()
+    assert s.mode == "transparency"
+    assert s.emergency.switched_s is not None and s.emergency.switched_s >= event.onset_s
+
+
 def test_emergency_transparency_can_be_switched_off() -> None:
     eng = engine()
     eng.request(SetSafety(emergency_transparency=False))
