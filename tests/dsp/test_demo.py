@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from dsp_c import demo
+from dsp_c.demo.sweep import in_parallel
 
 
 @pytest.mark.parametrize("value", ["loud", "nan", "inf"])
@@ -96,7 +97,7 @@ def test_only_cells_that_missed_a_bar_are_run_again() -> None:
 
 def test_parallel_runs_return_every_result_under_its_index() -> None:
     items = [float(v) for v in range(7)]
-    got = dict(demo._in_parallel(abs, [-v for v in items]))  # noqa: SLF001
+    got = dict(in_parallel(abs, [-v for v in items]))
     assert got == dict(enumerate(items))
 
 
