@@ -4,4 +4,8 @@ import sys
 
 from dsp_c.demo.cli import main
 
-sys.exit(main())
+try:
+    sys.exit(main())
+except KeyboardInterrupt:
+    print("\ninterrupted: the report was not written", file=sys.stderr)
+    sys.exit(130)

@@ -4,15 +4,16 @@ cells that missed a bar, and how each bar is judged. Runs go to a process per CP
 from __future__ import annotations
 
 import math
+import multiprocessing
 import os
+import signal
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import TypeVar
 
 import numpy as np
-from scipy import signal
+from scipy.signal import welch
 
 from dsp_c.sim import SceneResult, run_scene
 from dsp_c.sim.run import BOUND_MARGIN_DB
@@ -102,8 +103,8 @@ def _summarize(r: SceneResult, took: float) -> RunSummary:
 
 def _spectra(r: SceneResult) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     seg = slice(len(r.d) * 3 // 4, len(r.d))
-    f, pd = signal.welch(r.d[seg].astype(np.float64), r.fs, nperseg=8192)
-    _, pe = signal.welch(r.e[seg].astype(np.float64), r.fs, nperseg=8192)
+    f, pd = welch(r.d[seg].astype(np.float64), r.fs, nperseg=8192)
+    _, pe = welch(r.e[seg].astype(np.float64), r.fs, nperseg=8192)
     return f, pd, pe
 
 
@@ -128,16 +129,34 @@ R = TypeVar("R")
 
 def in_parallel(fn: Callable[[T], R], items: Sequence[T]) -> Iterator[tuple[int, R]]:
     """`fn` over `items`, a process per CPU; yields (index, result) as each run finishes.
-    Every run is seeded, so the results do not depend on the order they finish in."""
+    Every run is seeded, so the results do not depend on the order they finish in. On
+    Ctrl-C (the workers ignore it) or an error the workers are stopped at once."""
     workers = min(os.cpu_count() or 1, len(items))
     if workers <= 1:
         for i, item in enumerate(items):
             yield i, fn(item)
         return
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        futures = {pool.submit(fn, item): i for i, item in enumerate(items)}
-        for future in as_completed(futures):
-            yield futures[future], future.result()
+    with _process_context().Pool(workers, initializer=_ignore_interrupts) as pool:
+        yield from pool.imap_unordered(_indexed, [(fn, i, item) for i, item in enumerate(items)])
+
+
+def _process_context() -> multiprocessing.context.BaseContext:
+    """Workers forked from a clean server process where there is one (the caller may have
+    threads, which fork() does not copy), with this module already imported there."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload([__name__])
+    return ctx
+
+
+def _ignore_interrupts() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _indexed(job: tuple[Callable[[T], R], int, T]) -> tuple[int, R]:
+    fn, i, item = job
+    return i, fn(item)
 
 
 def _simulate(cfg: Settings, name: str, latency: int, seconds: float,
