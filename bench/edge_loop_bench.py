@@ -57,6 +57,7 @@ from edge_agent.audio.engine import (  # noqa: E402
     ProcessEngine,
     make_backend,
     realtime_priority,
+    recent_misses,
     stats_snapshot,
 )
 from edge_agent.audio.state import SharedState, percentiles_us  # noqa: E402
@@ -183,8 +184,14 @@ def summarize(state: SharedState, hist0: np.ndarray, blocks0: float, misses0: fl
     hist = snap.hist - hist0
     p50, p99, p999 = percentiles_us(hist, (0.5, 0.99, 0.999), snap["max_us"])
     nz = np.flatnonzero(hist)
+    new_misses = int(snap["misses"] - misses0)
+    logged = recent_misses(snap)
+    logged = logged[len(logged) - min(new_misses, len(logged)):]  # this run's, up to MISS_LOG
     return {"blocks": int(snap["blocks"] - blocks0),
-            "deadline_misses": int(snap["misses"] - misses0),
+            "deadline_misses": new_misses,
+            "misses_logged": [{"at_s": round(m.at_s, 4), "late_start_us": round(m.late_start_us),
+                               "work_us": round(m.work_us)} for m in logged],
+            "misses_overran": sum(m.overran(budget_us) for m in logged),
             "p50_us": p50, "p99_us": p99, "p999_us": p999,
             "max_us": float(nz[-1] + 1) if len(nz) else 0.0,
             "budget_us": budget_us, "p999_fraction_of_period": p999 / budget_us,
@@ -400,6 +407,17 @@ def wake_probe(delay: float, seconds: float, priority: int) -> dict[str, Any]:
             "longest_late_us": [round(g / 1000) for g in sorted(late)[-5:]]}
 
 
+def miss_causes(run: dict[str, Any]) -> str:
+    """Why the design's blocks missed: a late start (the loop was not running when the
+    block was released) or its own work taking longer than a period."""
+    logged = run["misses_logged"]
+    late = [m for m in logged if m["work_us"] <= run["budget_us"]]
+    shown = ", ".join(f"{m['late_start_us']} µs late + {m['work_us']} µs" for m in late[:8])
+    text = (f"of the last {len(logged)} misses, {run['misses_overran']} took longer than a "
+            f"period themselves; {len(late)} started late, then ran in time")
+    return text + (f" ({shown}{', …' if len(late) > 8 else ''})" if late else "")
+
+
 def verdict(ok: bool) -> str:
     return "PASS" if ok else "MISS"
 
@@ -487,6 +505,8 @@ def main(argv: list[str] | None = None) -> int:
           f"(SCHED_FIFO priority {p['rt_priority'] or 'not granted'})")
     for name, (ok, text) in bars.items():
         print(f"  {verdict(ok)}  {name}: {text}")
+        if name == "deadline_misses" and p["misses_logged"]:
+            print(f"        {miss_causes(p)}")
     if "machine_stalls" in results:
         m = results["machine_stalls"]
         print(f"  machine floor: {m['gaps_over_period']} stalls longer than a block period in "

@@ -10,6 +10,7 @@ from edge_agent.audio.api import (
     AudioEvent,
     AudioStats,
     Change,
+    DeadlineMiss,
     EmergencyOverride,
     EmergencyState,
     InjectSound,
@@ -21,5 +22,5 @@ from edge_agent.audio.api import (
 )
 
 __all__ = ["AdaptationStatistics", "AudioEngine", "AudioEvent", "AudioStats", "Change",
-           "EmergencyOverride", "EmergencyState", "InjectSound", "LoadFilter",
+           "DeadlineMiss", "EmergencyOverride", "EmergencyState", "InjectSound", "LoadFilter",
            "SetController", "SetMode", "SetSafety", "create_engine"]

@@ -189,6 +189,21 @@ class EmergencyState:
 
 
 @dataclass(frozen=True)
+class DeadlineMiss:
+    """A block that ended more than a period after its release, and why: it started
+    `late_start_us` after its release (the loop was not running: woken late, or the CPU
+    was taken away), then took `work_us` (changes applied before it included)."""
+
+    at_s: float  # stream time of the block
+    late_start_us: float
+    work_us: float
+
+    def overran(self, budget_us: float) -> bool:
+        """Its own work took longer than a period: late even if it had started on time."""
+        return self.work_us > budget_us
+
+
+@dataclass(frozen=True)
 class AudioStats:
     """A consistent snapshot of the loop. Times are microseconds of processing per block;
     `budget_us` is the block period (the deadline)."""
@@ -213,6 +228,7 @@ class AudioStats:
     features: tuple[float, ...] | None  # latest noise feature vector (protocol/features.json)
     feature_names: tuple[str, ...] = field(default=(), repr=False)
     emergency: EmergencyState = EmergencyState()
+    recent_misses: tuple[DeadlineMiss, ...] = ()  # the last deadline misses (up to 16)
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ from edge_agent.audio.api import (
 )
 from edge_agent.audio.backends import Backend
 from edge_agent.audio.chain import ControllerParams, DspChain
-from edge_agent.audio.state import HIST_BINS, RING, SLOT, SharedState
+from edge_agent.audio.state import HIST_BINS, MISS_LOG, RING, SLOT, SharedState
 from edge_agent.config import AudioConfig, EmergencyConfig
 
 ATT_SMOOTH_S = 1.0  # time constant of the attenuation meter
@@ -70,6 +70,7 @@ class LoopCore:
         self._rk = 0
         self._att_keep = float(np.exp(-B / (ATT_SMOOTH_S * audio.sample_rate)))
         self._hist = state.hist
+        self._miss_log = state.miss_log
 
     # --- changes (between blocks) -------------------------------------------------------
 
@@ -150,8 +151,10 @@ class LoopCore:
         s[i["change_max_us"]] = max(s[i["change_max_us"]], elapsed_ns / 1000.0)
         s[i["seq"]] += 1
 
-    def record(self, elapsed_ns: int, missed: bool) -> None:
-        """Account one block under the seqlock (see state.py)."""
+    def record(self, elapsed_ns: int, missed: bool, late_start_ns: int = 0,
+               work_ns: int = 0) -> None:
+        """Account one block under the seqlock (see state.py); a missed block also goes into
+        the miss log with how late it started and how long it took, changes included."""
         s, i, chain = self.slots, self._i, self.chain
         us = elapsed_ns / 1000.0
         s[i["seq"]] += 1
@@ -162,6 +165,10 @@ class LoopCore:
         self._hist[min(elapsed_ns // 1000, HIST_BINS - 1)] += 1
         if missed:
             s[i["misses"]] += 1
+            row = self._miss_log[int(s[i["misses"]] - 1) % MISS_LOG]
+            row[0] = (self.samples - self.block) / s[i["sample_rate"]]
+            row[1] = late_start_ns / 1000.0
+            row[2] = work_ns / 1000.0
         keep = self._att_keep
         s[i["att_d"]] = keep * s[i["att_d"]] + chain.dh.dot(chain.dh)
         s[i["att_e"]] = keep * s[i["att_e"]] + chain.e.dot(chain.e)
@@ -183,6 +190,8 @@ def run_loop(core: LoopCore, paced: bool, poll: Callable[[], None],
     time, but it still counts against the block's deadline when paced. A block misses its
     deadline when it finishes later than one block period after it was released (paced),
     or takes longer than a block period to process (unpaced: it could not have kept up).
+    A missed block's log entry says which: how late it started after its release (the
+    loop was not running: a late wake-up) and how long it then took (its own work).
     Returns the number of blocks run.
     """
     slots = core.slots
@@ -202,7 +211,7 @@ def run_loop(core: LoopCore, paced: bool, poll: Callable[[], None],
                 time.sleep(ahead / 1e9)
         else:
             wait()
-        t0 = clock()
+        t_wake = t0 = clock()
         poll()
         t_poll = clock()
         if t_poll - t0 > 2000:  # a change was applied: timed apart from the block
@@ -214,7 +223,7 @@ def run_loop(core: LoopCore, paced: bool, poll: Callable[[], None],
             slots[SLOT["finished"]] = 1
             break
         missed = (t1 - release > period) if paced else (t1 - t0 > period)
-        core.record(t1 - t0, missed)
+        core.record(t1 - t0, missed, t_wake - release if paced else 0, t1 - t_wake)
         k += 1
         if after_block is not None:
             after_block()

@@ -43,6 +43,7 @@ from edge_agent.audio.api import (
     AudioEngine,
     AudioStats,
     Change,
+    DeadlineMiss,
     EmergencyState,
     InjectSound,
 )
@@ -55,7 +56,7 @@ from edge_agent.audio.backends import (
 )
 from edge_agent.audio.chain import HISTORY
 from edge_agent.audio.core import LoopCore, collect_garbage_now, run_loop
-from edge_agent.audio.state import SLOT, SharedState, percentiles_us
+from edge_agent.audio.state import MISS_LOG, SLOT, SharedState, Snapshot, percentiles_us
 from edge_agent.config import AudioConfig, EmergencyConfig
 
 CHANGE_QUEUE = 64
@@ -123,7 +124,15 @@ def stats_snapshot(audio: AudioConfig, state: SharedState, analysis: Analysis) -
         blocks=int(blocks), divergence_resets=int(snap["resets"]),
         limited_samples=int(snap["blocked"]) + int(snap["guarded"]) * audio.block,
         stream_time_s=snap["samples"] / fs, features=features,
-        feature_names=analysis.feature_names, emergency=em)
+        feature_names=analysis.feature_names, emergency=em,
+        recent_misses=recent_misses(snap))
+
+
+def recent_misses(snap: Snapshot) -> tuple[DeadlineMiss, ...]:
+    """The miss log's entries, oldest first."""
+    n = int(snap["misses"])
+    rows = [snap.miss_log[k % MISS_LOG] for k in range(max(0, n - MISS_LOG), n)]
+    return tuple(DeadlineMiss(float(r[0]), float(r[1]), float(r[2])) for r in rows)
 
 
 class _Engine(AudioEngine):

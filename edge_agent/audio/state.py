@@ -7,6 +7,9 @@ process) holds three numpy views:
   `seq` is odd while the loop updates, so `snapshot()` retries until it reads an even,
   unchanged `seq` - a consistent copy without a lock the loop could wait on.
 - `hist`: block processing time histogram, 1 µs bins, the last bin collects overflow.
+- `miss_log`: float64 (MISS_LOG, 3), the last deadline misses (written under the seqlock):
+  stream time (s) of the block, how late it started after its release (µs), and how long
+  it then took, changes applied before it included (µs). Miss n is row (n - 1) % MISS_LOG.
 - `ring`: float32 (2, RING) - the reference signal x and the disturbance estimate d̂ of
   every block, for the analysis stage (features, emergency detector, adaptation
   statistics). `ring_write` counts samples written; the reader keeps its own position.
@@ -29,12 +32,14 @@ SLOT = {name: i for i, name in enumerate(SLOTS)}
 N_SLOTS = 64
 HIST_BINS = 5001  # 0..4999 µs in 1 µs bins, then overflow
 RING = 1 << 16  # samples per ring channel (1.37 s at 48 kHz)
+MISS_LOG = 16  # deadline misses remembered with their timing
 
 
 @dataclass(frozen=True)
 class Snapshot:
     slots: np.ndarray
     hist: np.ndarray
+    miss_log: np.ndarray
 
     def __getitem__(self, name: str) -> float:
         return float(self.slots[SLOT[name]])
@@ -49,11 +54,13 @@ class SharedState:
         off += N_SLOTS * 8
         self.hist = np.ndarray((HIST_BINS,), np.int64, buf, off)
         off += HIST_BINS * 8
+        self.miss_log = np.ndarray((MISS_LOG, 3), np.float64, buf, off)
+        off += MISS_LOG * 3 * 8
         self.ring = np.ndarray((2, RING), np.float32, buf, off)
 
     @staticmethod
     def size() -> int:
-        return N_SLOTS * 8 + HIST_BINS * 8 + 2 * RING * 4
+        return N_SLOTS * 8 + HIST_BINS * 8 + MISS_LOG * 3 * 8 + 2 * RING * 4
 
     def get(self, name: str) -> float:
         return float(self.slots[SLOT[name]])
@@ -62,7 +69,7 @@ class SharedState:
         self.slots[SLOT[name]] = value
 
     def snapshot(self, timeout_s: float = 2.0) -> Snapshot:
-        """A consistent copy of slots and histogram (seqlock read).
+        """A consistent copy of slots, histogram and miss log (seqlock read).
 
         The writer is inside an update for a few µs per block; if it is preempted there
         (a loop thread waiting for the GIL), the reader yields and retries."""
@@ -74,8 +81,9 @@ class SharedState:
             if before % 2 == 0:
                 slots = self.slots.copy()
                 hist = self.hist.copy()
+                miss_log = self.miss_log.copy()
                 if self.slots[seq] == before:
-                    return Snapshot(slots, hist)
+                    return Snapshot(slots, hist, miss_log)
             tries += 1
             if tries % 16 == 0:
                 if time.monotonic() > deadline:

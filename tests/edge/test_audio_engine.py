@@ -192,6 +192,37 @@ def test_deadline_accounting_counts_slow_blocks() -> None:
     assert stats.block_time_p50_us < stats.budget_us
     assert stats.block_time_p999_us >= 3000  # 1 % of blocks are slow: above p99.9
     assert stats.block_time_p99_us <= stats.block_time_p999_us <= stats.block_time_max_us
+    # unpaced, a block misses only by its own work: the log shows it overran, not a late start
+    assert len(stats.recent_misses) == min(stats.deadline_misses, 16)
+    assert all(m.late_start_us == 0.0 and m.overran(stats.budget_us)
+               for m in stats.recent_misses)
+    slow = [m for m in stats.recent_misses if m.work_us >= 3000]
+    assert slow and all(round(m.at_s * FS / B) % 100 == 99 for m in slow)  # blocks 100, 200, …
+
+
+def test_a_block_released_into_a_late_wake_up_is_logged_as_a_late_start() -> None:
+    from edge_agent.audio.core import run_loop
+
+    eng = engine()
+    blocks = 0
+
+    def poll() -> None:
+        return None
+
+    def after_block() -> None:  # the loop is kept from running for 3 ms after block 50
+        nonlocal blocks
+        blocks += 1
+        if blocks == 50:
+            time.sleep(0.003)
+
+    run_loop(eng.core, True, poll, after_block, max_blocks=100)
+    stats = eng.stats()
+    assert stats.deadline_misses >= 3  # 3 ms late: the next blocks catch up one by one
+    for m in stats.recent_misses:  # a miss ends more than a period after its release
+        assert m.late_start_us + m.work_us > stats.budget_us
+    late = [m for m in stats.recent_misses if m.late_start_us > 1000]
+    assert late and not any(m.overran(stats.budget_us) for m in late)
+    assert min(m.at_s for m in late) == pytest.approx(50 * B / FS)  # block 51 started late
 
 
 class NanBackend(SimBackend):
