@@ -195,7 +195,7 @@ def run_sweep(cfg: Settings) -> tuple[list[RunSummary], dict[str, Spectra], list
         cells[i] = cell
         s, _, h = cell
         print(f"[{done:2d}/{len(jobs)}] {s.scene:9s} D={s.latency:2d}: "
-              f"{s.attenuation_db:5.1f} dB, bound {s.bound_db:5.1f}, gap {s.gap_db:5.1f} "
+              f"{s.attenuation_db:5.1f} dB, bound {s.bound_db:5.1f}, gap {s.gap_db:5.2f} "
               f"{'PASS' if s.passed else 'MISS'} | slow-mode model {s.mode_limit_db:5.1f} dB, "
               f"bound within {GAP_BAR_DB} dB after {_fmt_seconds(s.seconds_to_bound)} "
               f"| {s.seconds_taken:.1f} s", flush=True)
@@ -257,7 +257,7 @@ def run_long(runs: list[RunSummary], cfg: Settings) -> list[RunSummary]:
     for done, (i, s) in enumerate(in_parallel(_long_cell, jobs), start=1):
         long_runs[i] = s
         print(f"[long {done:2d}/{len(jobs)}] {s.scene:9s} D={s.latency:2d}: "
-              f"{s.attenuation_db:5.1f} dB, bound {s.bound_db:5.1f}, gap {s.gap_db:5.1f} "
+              f"{s.attenuation_db:5.1f} dB, bound {s.bound_db:5.1f}, gap {s.gap_db:5.2f} "
               f"{'PASS' if s.passed else 'MISS'} | {s.seconds_taken:.1f} s", flush=True)
     return [s for s in long_runs if s is not None]
 
@@ -320,10 +320,10 @@ def given_time_lines(runs: list[RunSummary], long_runs: list[RunSummary],
              f"again come within {GAP_BAR_DB} dB of the bound; "
              f"{len(passed_given_time(runs, long_runs))} of {len(runs)} cells pass given time"]
     if reached:
-        lines.append("  within: " + ", ".join(f"{r.scene} D={r.latency} (gap {r.gap_db:.1f})"
+        lines.append("  within: " + ", ".join(f"{r.scene} D={r.latency} (gap {r.gap_db:.2f})"
                                               for r in reached))
     if short:
         lines.append("  still short: " + ", ".join(
-            f"{r.scene} D={r.latency} (gap {r.gap_db:.1f}, "
+            f"{r.scene} D={r.latency} (gap {r.gap_db:.2f}, "
             f"model {_fmt_seconds(r.seconds_to_bound)})" for r in short))
     return lines
