@@ -45,17 +45,9 @@ def plot(runs: list[RunSummary], spectra: dict[str, Spectra], cfg: Settings,
         ax.set_ylim(top - 90, top + 5)
         ax.set_title(name)
         ax.grid(True, which="both", alpha=0.3)
-    for ax in axes.flat[len(cfg.scenes):]:
-        ax.axis("off")
-    axes[0, 0].legend(fontsize=8)
-    for ax in axes[-1]:
-        ax.set_xlabel("frequency (Hz)")
-    for ax in axes[:, 0]:
-        ax.set_ylabel("PSD (dB re FS²/Hz)")
-    fig.suptitle(f"Spectrum at the ear, steady state, latency {at_latency} samples")
-    fig.tight_layout()
-    fig.savefig(out / "spectra.png", dpi=90)
-    plt.close(fig)
+    _finish_grid(plt, fig, axes, len(cfg.scenes), "frequency (Hz)", "PSD (dB re FS²/Hz)",
+                 f"Spectrum at the ear, steady state, latency {at_latency} samples",
+                 out / "spectra.png")
     figures.append(("spectra.png", "Spectrum at the ear before and after",
                     "Power spectral density of the noise at the ear without ANC and with it, over "
                     "the last quarter of each run at latency "
@@ -72,17 +64,9 @@ def plot(runs: list[RunSummary], spectra: dict[str, Spectra], cfg: Settings,
         ax.set_title(name)
         ax.grid(True, alpha=0.3)
         ax.set_ylim(-5, 50)
-    for ax in axes.flat[len(cfg.scenes):]:
-        ax.axis("off")
-    axes[0, 0].legend(fontsize=7, ncol=2)
-    for ax in axes[-1]:
-        ax.set_xlabel("time (s)")
-    for ax in axes[:, 0]:
-        ax.set_ylabel("attenuation (dB)")
-    fig.suptitle("Attenuation over time (per 100 ms), one line per I/O latency D in samples")
-    fig.tight_layout()
-    fig.savefig(out / "attenuation_time.png", dpi=90)
-    plt.close(fig)
+    _finish_grid(plt, fig, axes, len(cfg.scenes), "time (s)", "attenuation (dB)",
+                 "Attenuation over time (per 100 ms), one line per I/O latency D in samples",
+                 out / "attenuation_time.png", legend_columns=2)
     figures.append(("attenuation_time.png", "Attenuation over time",
                     "Attenuation in each 100 ms frame from switch-on, one line per latency. The "
                     "rise shows how fast the controller converges; a line that keeps climbing at "
@@ -105,17 +89,10 @@ def plot(runs: list[RunSummary], spectra: dict[str, Spectra], cfg: Settings,
         ax.set_title(name)
         ax.grid(True, alpha=0.3)
         ax.set_ylim(-2, max(45, max(r.bound_db for r in rs) + 3))
-    for ax in axes.flat[len(cfg.scenes):]:
-        ax.axis("off")
-    axes[0, 0].legend(fontsize=8)
-    for ax in axes[-1]:
-        ax.set_xlabel("I/O latency (samples at 48 kHz)")
-    for ax in axes[:, 0]:
-        ax.set_ylabel("attenuation (dB)")
-    fig.suptitle("Steady-state attenuation against latency, controller and Wiener bound")
-    fig.tight_layout()
-    fig.savefig(out / "attenuation_latency.png", dpi=90)
-    plt.close(fig)
+    _finish_grid(plt, fig, axes, len(cfg.scenes), "I/O latency (samples at 48 kHz)",
+                 "attenuation (dB)",
+                 "Steady-state attenuation against latency, controller and Wiener bound",
+                 out / "attenuation_latency.png")
     figures.append(("attenuation_latency.png", "Attenuation against latency",
                     "Steady-state attenuation of the controller (orange) and the Wiener bound "
                     "(dashed): the least-squares optimal fixed filter of the same length at the "
@@ -128,6 +105,22 @@ def plot(runs: list[RunSummary], spectra: dict[str, Spectra], cfg: Settings,
                     "same segment, given how slowly each eigenmode of the filtered reference "
                     "adapts at this step size."))
     return figures
+
+
+def _finish_grid(plt: Any, fig: Any, axes: Any, panels: int, xlabel: str, ylabel: str,
+                 title: str, path: Path, legend_columns: int = 1) -> None:
+    """Blank the unused panels, label the outer axes, title, save to `path`, close."""
+    for ax in axes.flat[panels:]:
+        ax.axis("off")
+    axes[0, 0].legend(fontsize=8 if legend_columns == 1 else 7, ncol=legend_columns)
+    for ax in axes[-1]:
+        ax.set_xlabel(xlabel)
+    for ax in axes[:, 0]:
+        ax.set_ylabel(ylabel)
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
 
 
 def plot_long(runs: list[RunSummary], long_runs: list[RunSummary], cfg: Settings, out: Path

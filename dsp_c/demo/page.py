@@ -101,15 +101,21 @@ def write_html(runs: list[RunSummary], figures: list[tuple[str, str, str]], cfg:
                    f"{later.bound_db:.1f} <b>{'PASS' if later.passed else 'MISS'}</b></small>")
                 + "</td>")
 
-    rows = "".join(
-        f"<tr><th title='{html.escape(describe(name))}'>{name}</th>"
-        + "".join(cell(cell_at(runs, name, lat), longer.get((name, lat)))
-                  for lat in cfg.latencies) + "</tr>"
-        for name in cfg.scenes)
-    bars = "".join(
-        f"<li>{b['scene']} &ge; {b['minimum_db']:.0f} dB at D = {b['latency']}: "
-        f"{b['attenuation_db']:.1f} dB <b>{'PASS' if b['passed'] else 'MISS'}</b></li>"
-        for b in level_bars(runs, cfg))
+    def table_rows(of: list[RunSummary], later: dict[tuple[str, int], RunSummary]) -> str:
+        return "".join(
+            f"<tr><th title='{html.escape(describe(name))}'>{name}</th>"
+            + "".join(cell(cell_at(of, name, lat), later.get((name, lat)))
+                      for lat in cfg.latencies) + "</tr>"
+            for name in cfg.scenes)
+
+    def bar_items(of: list[RunSummary]) -> str:
+        return "".join(
+            f"<li>{b['scene']} &ge; {b['minimum_db']:.0f} dB at D = {b['latency']}: "
+            f"{b['attenuation_db']:.1f} dB <b>{'PASS' if b['passed'] else 'MISS'}</b></li>"
+            for b in level_bars(of, cfg))
+
+    rows = table_rows(runs, longer)
+    bars = bar_items(runs)
     bars += "".join(f"<li>run again for {cfg.long_seconds:g} s: {html.escape(line)}</li>"
                     for line in long_bar_lines(runs, long_runs or [], cfg))
     given_time = "".join(f"<p>{html.escape(line)}</p>"
@@ -117,14 +123,8 @@ def write_html(runs: list[RunSummary], figures: list[tuple[str, str, str]], cfg:
     n_pass = sum(r.passed for r in runs)
     hybrid = ""
     if hybrid_runs:
-        h_rows = "".join(
-            f"<tr><th>{name}</th>" + "".join(cell(cell_at(hybrid_runs, name, lat))
-                                             for lat in cfg.latencies) + "</tr>"
-            for name in cfg.scenes)
-        h_bars = "".join(
-            f"<li>{b['scene']} &ge; {b['minimum_db']:.0f} dB at D = {b['latency']}: "
-            f"{b['attenuation_db']:.1f} dB <b>{'PASS' if b['passed'] else 'MISS'}</b></li>"
-            for b in level_bars(hybrid_runs, cfg))
+        h_rows = table_rows(hybrid_runs, {})
+        h_bars = bar_items(hybrid_runs)
         hybrid = (f"<h2>The same sweep with the hybrid controller</h2><p>{HYBRID_LABEL}: "
                   "each least-squares solve sets every eigenmode of the filtered reference at "
                   "once, so the weak modes that FxNLMS from zero needs minutes or more for "
