@@ -178,6 +178,18 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def host_steal_ms() -> dict[str, float]:
+    """Per-CPU steal time from /proc/stat, ms: how long the hypervisor ran something else
+    while this guest's vCPU wanted to run (kept in ns by the kernel, shown in clock ticks)."""
+    tick_ms = 1000 / os.sysconf("SC_CLK_TCK")
+    steal = {}
+    for line in Path("/proc/stat").read_text().splitlines():
+        fields = line.split()
+        if fields and fields[0].startswith("cpu") and fields[0] != "cpu" and len(fields) > 8:
+            steal[fields[0]] = int(fields[8]) * tick_ms
+    return steal
+
+
 def summarize(state: SharedState, hist0: np.ndarray, blocks0: float, misses0: float,
               seconds: float, cpu_s: float, budget_us: float) -> dict[str, Any]:
     snap = state.snapshot()
@@ -204,7 +216,7 @@ def measure(state: SharedState, seconds: float, pid: int, budget_us: float,
     time.sleep(WARMUP_S)
     snap = state.snapshot()
     hist0, blocks0, misses0 = snap.hist, snap["blocks"], snap["misses"]
-    cpu0 = cpu_seconds(pid)
+    cpu0, steal0 = cpu_seconds(pid), host_steal_ms()
     t0 = time.monotonic()
     step = max(1.0, seconds / 6)
     while (left := seconds - (time.monotonic() - t0)) > 0:
@@ -214,6 +226,8 @@ def measure(state: SharedState, seconds: float, pid: int, budget_us: float,
     out = summarize(state, hist0, blocks0, misses0, time.monotonic() - t0,
                     cpu_seconds(pid) - cpu0, budget_us)
     out["telemetry_sent"], out["telemetry_acked"] = control.sent, control.acked
+    steal1 = host_steal_ms()
+    out["host_steal_ms"] = {cpu: round(steal1[cpu] - steal0.get(cpu, 0.0)) for cpu in steal1}
     return out
 
 
@@ -520,6 +534,10 @@ def main(argv: list[str] | None = None) -> int:
               f"alongside the design, woke later than a block period {w['late_over_period']} "
               f"times in {w['wakeups']} releases (longest {w['longest_late_us']} µs): a block "
               f"released into such a wake-up is late whatever the loop does")
+    if p.get("host_steal_ms"):
+        stolen = ", ".join(f"{cpu} {ms:g} ms" for cpu, ms in p["host_steal_ms"].items())
+        print(f"  hypervisor steal during the run ({stolen}): time this machine's vCPUs were "
+              f"ready to run but the host ran something else")
     results["bars"] = {name: {"pass": ok, "detail": text} for name, (ok, text) in bars.items()}
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=1, default=float))
