@@ -8,11 +8,12 @@ import math
 import time
 from pathlib import Path
 
-from dsp_c.demo.figures import plot, plot_long
+from dsp_c.demo.figures import plot, plot_hours, plot_long
 from dsp_c.demo.page import results_json, summary_table, write_html
 from dsp_c.demo.sweep import (
     BLOCK,
     EAR_NOISE_DB,
+    HOURS,
     LATENCIES,
     LONG_SECONDS,
     MU,
@@ -20,6 +21,7 @@ from dsp_c.demo.sweep import (
     SECONDS,
     TAPS,
     Settings,
+    run_hours,
     run_long,
     run_sweep,
 )
@@ -59,6 +61,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--long-seconds", type=float, default=LONG_SECONDS,
                    help="rerun FxNLMS this long where it missed a bar (0: do not)")
+    p.add_argument("--hours", type=float, default=HOURS,
+                   help="then run FxNLMS this many hours of simulated time where a level bar "
+                        "is still missed (0: do not)")
     p.add_argument("--no-hybrid", action="store_true",
                    help="skip the hybrid controller's run per cell")
     a = p.parse_args(argv)
@@ -80,12 +85,15 @@ def main(argv: list[str] | None = None) -> int:
         p.error(f"--mu must be a positive number, got {a.mu}")
     if not (math.isfinite(a.long_seconds) and a.long_seconds >= 0):
         p.error(f"--long-seconds must be 0 or more, got {a.long_seconds}")
+    if not (math.isfinite(a.hours) and a.hours >= 0):
+        p.error(f"--hours must be 0 or more, got {a.hours}")
     if a.taps <= 0 or a.block <= 0:
         p.error("--taps and --block must be positive")
     if not math.isfinite(a.ear_noise_db):
         p.error(f"--ear-noise-db must be finite, got {a.ear_noise_db}")
     cfg = Settings(a.seconds, a.mu, a.taps, a.block, a.ear_noise_db, a.ref_noise_db, latencies,
-                   scenes, a.seed, hybrid=not a.no_hybrid, long_seconds=a.long_seconds)
+                   scenes, a.seed, hybrid=not a.no_hybrid, long_seconds=a.long_seconds,
+                   hours=a.hours)
     a.out.mkdir(parents=True, exist_ok=True)
     print(f"Simulating {len(scenes)} scenes x {len(latencies)} latencies, "
           f"{cfg.seconds:g} s each (FxNLMS, L={cfg.taps}, mu={cfg.mu}, block={cfg.block}; "
@@ -94,12 +102,14 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     runs, spectra, hybrid_runs = run_sweep(cfg)
     long_runs = run_long(runs, cfg)
-    figures = plot(runs, spectra, cfg, a.out) + plot_long(runs, long_runs, cfg, a.out)
+    hours_runs = run_hours(runs, long_runs, cfg)
+    figures = (plot(runs, spectra, cfg, a.out) + plot_long(runs, long_runs, cfg, a.out)
+               + plot_hours(runs, long_runs, hours_runs, cfg, a.out))
     elapsed = time.perf_counter() - t0
-    write_html(runs, figures, cfg, a.out, elapsed, hybrid_runs, long_runs)
-    (a.out / "results.json").write_text(
-        json.dumps(results_json(runs, cfg, elapsed, hybrid_runs, long_runs), indent=1))
+    write_html(runs, figures, cfg, a.out, elapsed, hybrid_runs, long_runs, hours_runs)
+    (a.out / "results.json").write_text(json.dumps(
+        results_json(runs, cfg, elapsed, hybrid_runs, long_runs, hours_runs), indent=1))
     print()
-    print(summary_table(runs, cfg, hybrid_runs, long_runs))
+    print(summary_table(runs, cfg, hybrid_runs, long_runs, hours_runs))
     print(f"\nReport: {a.out / 'index.html'} ({elapsed:.0f} s)")
     return 0

@@ -12,11 +12,13 @@ from dsp_c.demo.sweep import (
     RunSummary,
     Settings,
     Spectra,
+    cell_at,
     level_bar_of,
     long_level_runs,
     passed_given_time,
     spectrum_latency,
 )
+from dsp_c.sim.chunked import ChunkedRun
 
 
 def _grid(n: int) -> tuple[int, int]:
@@ -117,7 +119,13 @@ def _finish_grid(plt: Any, fig: Any, axes: Any, panels: int, xlabel: str, ylabel
         ax.set_xlabel(xlabel)
     for ax in axes[:, 0]:
         ax.set_ylabel(ylabel)
-    fig.suptitle(title)
+    _save(plt, fig, path, title)
+
+
+def _save(plt: Any, fig: Any, path: Path, title: str | None = None) -> None:
+    """Title (when given), lay out, save as PNG to `path`, close."""
+    if title is not None:
+        fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
@@ -155,11 +163,8 @@ def plot_long(runs: list[RunSummary], long_runs: list[RunSummary], cfg: Settings
     ax.set_ylim(-2, max(45.0, max(r.bound_db for r in with_bar) + 3))
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=7, ncol=2)
-    fig.suptitle(f"FxNLMS from zero for {cfg.long_seconds:g} s where it missed a level bar "
-                 f"in {cfg.seconds:g} s")
-    fig.tight_layout()
-    fig.savefig(out / "long_runs.png", dpi=90)
-    plt.close(fig)
+    _save(plt, fig, out / "long_runs.png", f"FxNLMS from zero for {cfg.long_seconds:g} s "
+          f"where it missed a level bar in {cfg.seconds:g} s")
     figures.append(("long_runs.png", "The level bars given more time",
                     f"The cells where FxNLMS from zero missed a level bar in the sweep's "
                     f"{cfg.seconds:g} s (grey line), over the {cfg.long_seconds:g} s of their "
@@ -190,9 +195,7 @@ def _plot_gaps(plt: Any, runs: list[RunSummary], long_runs: list[RunSummary], cf
     ax.grid(True, axis="x", alpha=0.3)
     ax.set_title(f"FxNLMS: gap after {cfg.seconds:g} s (open) and after {cfg.long_seconds:g} s "
                  f"(filled: green within {GAP_BAR_DB} dB, red short)", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(out / "gaps_given_time.png", dpi=90)
-    plt.close(fig)
+    _save(plt, fig, out / "gaps_given_time.png")
     n_pass = len(passed_given_time(runs, long_runs))
     return ("gaps_given_time.png", "FxNLMS given more time",
             f"Every cell where FxNLMS from zero missed a bar in the sweep's {cfg.seconds:g} s "
@@ -201,3 +204,52 @@ def _plot_gaps(plt: Any, runs: list[RunSummary], long_runs: list[RunSummary], cf
             "bound (dotted line). The cells still short are the ones the slow-mode model gives "
             "hours or more: their bound uses eigenmodes of the filtered reference 40-80 dB "
             "weaker than the strongest.")
+
+
+def plot_hours(runs: list[RunSummary], long_runs: list[RunSummary],
+               hours_runs: list[ChunkedRun], cfg: Settings, out: Path
+               ) -> list[tuple[str, str, str]]:
+    """The hours-long runs: attenuation per minute against the bar, the Wiener bound and the
+    slow-mode model's trajectory, with the sweep's and the long run's steady states."""
+    if not hours_runs:
+        return []
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    longer = {(r.scene, r.latency): r for r in long_runs}
+    fig, ax = plt.subplots(figsize=(8.0, 3.8))
+    for i, r in enumerate(hours_runs):
+        label = f"{r.scene} D={r.latency}"
+        minutes = r.chunk_end_s / 60
+        ax.plot(minutes, r.chunk_att_db, lw=1.0, color=f"C{i}", label=f"{label}, per minute")
+        ax.plot(minutes, r.model_att_db, ls="-.", lw=1.0, color=f"C{i}", alpha=0.7,
+                label=f"{label}, slow-mode model")
+        ax.axhline(r.bound_db, ls="--", lw=1, color=f"C{i}", label=f"{label} Wiener bound")
+        ax.plot([(r.seconds - r.steady_seconds) / 60, r.seconds / 60], [r.attenuation_db] * 2,
+                lw=3, color=f"C{i}", alpha=0.5, label=f"{label}, steady state")
+        sweep = cell_at(runs, r.scene, r.latency)
+        ax.plot(cfg.seconds * 0.875 / 60, sweep.attenuation_db, "o", mfc="white",
+                mec=f"C{i}", label=f"{label}, sweep ({cfg.seconds:g} s)")
+        if (r.scene, r.latency) in longer:
+            ax.plot(cfg.long_seconds * 0.875 / 60, longer[r.scene, r.latency].attenuation_db,
+                    "s", mfc="white", mec=f"C{i}", label=f"{label}, long run "
+                    f"({cfg.long_seconds:g} s)")
+    for minimum in sorted({level_bar_of(r) or 0.0 for r in hours_runs}):
+        ax.axhline(minimum, ls=":", lw=1.5, color="k", label=f"bar {minimum:.0f} dB")
+    ax.set_xscale("log")
+    ax.set_xlabel("simulated time (min, log scale)")
+    ax.set_ylabel("attenuation (dB)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7, ncol=2)
+    _save(plt, fig, out / "hours_runs.png", f"FxNLMS from zero for {cfg.hours:g} h where a "
+          f"level bar was still missed after {cfg.long_seconds:g} s")
+    return [("hours_runs.png", "The level bars given hours",
+             f"Where a level bar was still missed after {cfg.long_seconds:g} s, FxNLMS from "
+             f"zero runs for {cfg.hours:g} h of simulated time, streamed through the loop a "
+             "minute at a time (a fresh draw of the scene each minute, joined by a 0.5 s "
+             "crossfade). The line is the attenuation of each minute, the thick segment the "
+             "steady state (the last 10 minutes) on which the bar is judged, the dashed line "
+             "the Wiener bound over those minutes and the dash-dotted line the slow-mode "
+             "model's mean trajectory. Markers: the sweep's and the long run's steady states.")]

@@ -6,6 +6,8 @@ import html
 import math
 from pathlib import Path
 
+import numpy as np
+
 from dsp_c.demo.sweep import (
     GAP_BAR_DB,
     HYBRID_LABEL,
@@ -14,25 +16,32 @@ from dsp_c.demo.sweep import (
     cell_at,
     finite_or_none,
     given_time_lines,
+    hours_bar_lines,
+    hours_bars,
     level_bars,
     long_bar_lines,
     long_bars,
     passed_given_time,
 )
 from dsp_c.sim import describe
+from dsp_c.sim.chunked import ChunkedRun
 from dsp_c.sim.plant import PATH_TAPS, PRIMARY_DELAY, SECONDARY_DELAY
 
 
 def summary_table(runs: list[RunSummary], cfg: Settings,
                   hybrid_runs: list[RunSummary] | None = None,
-                  long_runs: list[RunSummary] | None = None) -> str:
+                  long_runs: list[RunSummary] | None = None,
+                  hours_runs: list[ChunkedRun] | None = None) -> str:
     """Plain-text table: controller / bound per cell with PASS or MISS, then the level bars
-    (also after the long runs); the same for the hybrid controller when it ran."""
+    (also after the long and the hours-long runs); the same for the hybrid controller when
+    it ran."""
     text = _table(runs, cfg, "FxNLMS")
     for line in given_time_lines(runs, long_runs or [], cfg):
         text += f"\n{line}"
     for line in long_bar_lines(runs, long_runs or [], cfg):
         text += f"\nbar after {cfg.long_seconds:g} s: {line}"
+    for line in hours_bar_lines(hours_runs or [], cfg):
+        text += f"\nbar after {cfg.hours:g} h: {line}"
     if hybrid_runs:
         text += "\n\n" + _table(hybrid_runs, cfg, HYBRID_LABEL)
     return text
@@ -84,7 +93,8 @@ and make the cell MISS.</p>
 
 def write_html(runs: list[RunSummary], figures: list[tuple[str, str, str]], cfg: Settings,
                out: Path, elapsed: float, hybrid_runs: list[RunSummary] | None = None,
-               long_runs: list[RunSummary] | None = None) -> None:
+               long_runs: list[RunSummary] | None = None,
+               hours_runs: list[ChunkedRun] | None = None) -> None:
     """index.html: settings, summary table, bars, how to read it, the figures."""
     longer = {(r.scene, r.latency): r for r in long_runs or []}
 
@@ -118,6 +128,8 @@ def write_html(runs: list[RunSummary], figures: list[tuple[str, str, str]], cfg:
     bars = bar_items(runs)
     bars += "".join(f"<li>run again for {cfg.long_seconds:g} s: {html.escape(line)}</li>"
                     for line in long_bar_lines(runs, long_runs or [], cfg))
+    bars += "".join(f"<li>run for {cfg.hours:g} h: {html.escape(line)}</li>"
+                    for line in hours_bar_lines(hours_runs or [], cfg))
     given_time = "".join(f"<p>{html.escape(line)}</p>"
                          for line in given_time_lines(runs, long_runs or [], cfg))
     n_pass = sum(r.passed for r in runs)
@@ -197,9 +209,20 @@ def _json_cells(runs: list[RunSummary]) -> list[dict[str, object]]:
     return cells
 
 
+def _json_chunked(r: ChunkedRun) -> dict[str, object]:
+    row: dict[str, object] = {k: v for k, v in r.__dict__.items() if not isinstance(v, np.ndarray)}
+    row.update(gap_db=r.gap_db,
+               model_seconds_to_bound=finite_or_none(r.model_seconds_to_bound),
+               minutes=[round(float(t) / 60, 3) for t in r.chunk_end_s],
+               att_db=[round(float(v), 3) for v in r.chunk_att_db],
+               model_att_db=[finite_or_none(round(float(v), 3)) for v in r.model_att_db])
+    return row
+
+
 def results_json(runs: list[RunSummary], cfg: Settings, elapsed: float,
                  hybrid_runs: list[RunSummary] | None = None,
-                 long_runs: list[RunSummary] | None = None) -> dict[str, object]:
+                 long_runs: list[RunSummary] | None = None,
+                 hours_runs: list[ChunkedRun] | None = None) -> dict[str, object]:
     """Everything the report shows, as plain JSON (infinities and NaN become null)."""
     out: dict[str, object] = {
         "settings": cfg.__dict__, "gap_bar_db": GAP_BAR_DB, "elapsed_s": elapsed,
@@ -209,7 +232,9 @@ def results_json(runs: list[RunSummary], cfg: Settings, elapsed: float,
                       "cells_passed": sum(r.passed for r in long_runs or []),
                       "cells_passed_given_time": len(passed_given_time(runs, long_runs or [])),
                       "level_bars": long_bars(runs, long_runs or [], cfg),
-                      "runs": _json_cells(long_runs or [])}}
+                      "runs": _json_cells(long_runs or [])},
+        "hours_runs": {"hours": cfg.hours, "level_bars": hours_bars(hours_runs or [], cfg),
+                       "runs": [_json_chunked(r) for r in hours_runs or []]}}
     if hybrid_runs:
         out["hybrid"] = {"controller": HYBRID_LABEL,
                          "cells_passed": sum(r.passed for r in hybrid_runs),

@@ -127,6 +127,7 @@ class NormalEquations:
     cross: np.ndarray
     start: int
     stop: int
+    d_power: float                      # dᵀd over the segment
     _eig: tuple[np.ndarray, np.ndarray] | None = None
 
     @property
@@ -156,7 +157,35 @@ def normal_equations(
     if stop - start < taps:
         raise ValueError(f"segment has {stop - start} samples, fewer than taps={taps}")
     gram, cross = _covariance_normal_equations(u, d64, taps, start, stop)
-    return NormalEquations(u, d64, gram, cross, start, stop)
+    seg = d64[start:stop]
+    return NormalEquations(u, d64, gram, cross, start, stop, float(seg @ seg))
+
+
+def summed_normal_equations(parts: list[NormalEquations], start: int) -> NormalEquations:
+    """The normal equations of consecutive segments taken together (a long run's last
+    chunks), the first starting at sample `start` of the run, without their signals: enough
+    for `bound_db_of` and `mode_analysis`."""
+    if not parts:
+        raise ValueError("no segments to sum")
+    return NormalEquations(np.zeros(0), np.zeros(0), np.sum([p.gram for p in parts], axis=0),
+                           np.sum([p.cross for p in parts], axis=0), start,
+                           start + sum(p.stop - p.start for p in parts),
+                           sum(p.d_power for p in parts))
+
+
+def _optimal_weights(eq: NormalEquations) -> np.ndarray:
+    lam, vec = eq.eig()
+    # tiny ridge keeps the solve well defined for band-limited inputs (eigenvalues ≈ 0)
+    ridge = 1e-10 * np.trace(eq.gram) / eq.taps
+    return -vec @ ((vec.T @ eq.cross) / (np.maximum(lam, 0.0) + ridge))
+
+
+def bound_db_of(eq: NormalEquations) -> float:
+    """The Wiener bound from the normal equations alone: ‖d + U w‖² = dᵀd + 2 wᵀUᵀd + wᵀUᵀU w
+    at the optimal w, no signals needed."""
+    w = _optimal_weights(eq)
+    left = eq.d_power + 2 * float(w @ eq.cross) + float(w @ eq.gram @ w)
+    return _db_ratio(eq.d_power, max(left, 0.0))
 
 
 def wiener_bound(
@@ -171,10 +200,7 @@ def wiener_bound(
     `normal` passes normal equations already formed for the same arguments.
     """
     eq = normal or normal_equations(x, d, end_to_end_secondary, taps, segment)
-    lam, vec = eq.eig()
-    # tiny ridge keeps the solve well defined for band-limited inputs (eigenvalues ≈ 0)
-    ridge = 1e-10 * np.trace(eq.gram) / eq.taps
-    w = -vec @ ((vec.T @ eq.cross) / (np.maximum(lam, 0.0) + ridge))
+    w = _optimal_weights(eq)
     start, stop = eq.start, eq.stop
     history = np.concatenate([np.zeros(eq.taps), eq.u])[start + 1 : stop + eq.taps]
     err = eq.d[start:stop] + signal.oaconvolve(history, w, mode="valid")
@@ -247,8 +273,7 @@ def mode_analysis(
 ) -> ModeAnalysis:
     """Eigenmodes of the Wiener problem on `segment` (see `ModeAnalysis`)."""
     eq = normal or normal_equations(x, d, end_to_end_secondary, taps, segment)
-    seg = eq.d[eq.start : eq.stop]
-    power = float(seg @ seg)
+    power = eq.d_power
     if power <= 0:
         raise ValueError("d is silent on the segment: nothing to attenuate")
     lam, vec = eq.eig()

@@ -32,8 +32,8 @@ BOUND_MARGIN_DB = 1.5  # issue 2: at most this far short of the Wiener bound at 
 
 
 @dataclass
-class SceneResult:
-    """Metrics of one run; attenuations in dB, positive = quieter with ANC."""
+class RunSetup:
+    """What was run: scene, I/O latency (samples), controller and simulated seconds."""
 
     scene: str
     latency: int
@@ -42,6 +42,12 @@ class SceneResult:
     mu: float
     block: int
     seconds: float
+
+
+@dataclass
+class SceneResult(RunSetup):
+    """Metrics of one run; attenuations in dB, positive = quieter with ANC."""
+
     fs: int
     phase_error_deg: float
     ear_noise_db: float | None            # incoherent noise at the ear, dB re d (None: none)
@@ -210,4 +216,4 @@ def run_scene(
     )
 
 
-__all__ = ["BOUND_MARGIN_DB", "FS", "SceneResult", "reference_mic_noise", "run_scene"]
+__all__ = ["BOUND_MARGIN_DB", "FS", "RunSetup", "SceneResult", "reference_mic_noise", "run_scene"]

@@ -39,11 +39,22 @@ def test_a_bad_long_run_time_is_named(value: str, capsys: pytest.CaptureFixture[
     assert "--long-seconds" in capsys.readouterr().err
 
 
-def test_a_missed_level_bar_is_run_again_for_longer(tmp_path: Path) -> None:
+@pytest.mark.parametrize("value", ["-1", "nan", "a while"])
+def test_a_bad_hours_value_is_named(value: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        demo.main(["--hours", value])
+    assert exc.value.code == 2
+    assert "--hours" in capsys.readouterr().err
+
+
+def test_a_missed_level_bar_is_run_again_for_longer(tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
     # Engine hum at 32 samples of latency cannot reach 30 dB in 1 s: the bar is missed, so
-    # the cell runs again for 3 s and the report judges the bar on that run too.
+    # the cell runs again for 3 s and the report judges the bar on that run too. Still
+    # missed there, it runs for 0.05 h (three one-minute chunks), judged once more.
     assert demo.main(["--out", str(tmp_path), "--seconds", "1", "--long-seconds", "3",
-                      "--latencies", "32", "--scenes", "engine", "--no-hybrid"]) == 0
+                      "--hours", "0.05", "--latencies", "32", "--scenes", "engine",
+                      "--no-hybrid"]) == 0
     results = json.loads((tmp_path / "results.json").read_text())
     assert [b["passed"] for b in results["level_bars"]] == [False]
     long = results["long_runs"]
@@ -52,7 +63,18 @@ def test_a_missed_level_bar_is_run_again_for_longer(tmp_path: Path) -> None:
     (bar,) = long["level_bars"]
     assert bar["minimum_db"] == 30.0 and bar["attenuation_db"] == long["runs"][0]["attenuation_db"]
     assert (tmp_path / "long_runs.png").stat().st_size > 0
-    assert "run again for 3 s" in (tmp_path / "index.html").read_text()
+    page = (tmp_path / "index.html").read_text()
+    assert "run again for 3 s" in page
+    hours = results["hours_runs"]
+    (run,) = hours["runs"]
+    assert (run["scene"], run["latency"], run["seconds"]) == ("engine", 32, 180.0)
+    assert run["minutes"] == [1.0, 2.0, 3.0] and len(run["att_db"]) == 3
+    assert run["att_db"][2] > bar["attenuation_db"]  # three minutes beat three seconds
+    (hours_bar,) = hours["level_bars"]
+    assert hours_bar["attenuation_db"] == run["attenuation_db"] and not hours_bar["passed"]
+    assert (tmp_path / "hours_runs.png").stat().st_size > 0
+    assert "run for 0.05 h: engine &gt;= 30 dB at D=32" in page
+    assert "bar after 0.05 h: engine >= 30 dB at D=32" in capsys.readouterr().out
 
 
 def test_a_cell_short_of_its_bound_is_run_again_and_judged_on_that_run(tmp_path: Path) -> None:
@@ -103,7 +125,10 @@ def test_parallel_runs_return_every_result_under_its_index() -> None:
 
 def test_no_long_run_when_turned_off(tmp_path: Path) -> None:
     assert demo.main(["--out", str(tmp_path), "--seconds", "1", "--long-seconds", "0",
-                      "--latencies", "32", "--scenes", "engine", "--no-hybrid"]) == 0
-    assert json.loads((tmp_path / "results.json").read_text())["long_runs"]["runs"] == []
+                      "--hours", "0", "--latencies", "32", "--scenes", "engine",
+                      "--no-hybrid"]) == 0
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["long_runs"]["runs"] == [] and results["hours_runs"]["runs"] == []
     assert not (tmp_path / "long_runs.png").exists()
     assert not (tmp_path / "gaps_given_time.png").exists()
+    assert not (tmp_path / "hours_runs.png").exists()
