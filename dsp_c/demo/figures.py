@@ -223,12 +223,19 @@ def plot_hours(runs: list[RunSummary], long_runs: list[RunSummary],
     for i, r in enumerate(hours_runs):
         label = f"{r.scene} D={r.latency}"
         minutes = r.chunk_end_s / 60
-        ax.plot(minutes, r.chunk_att_db, lw=1.0, color=f"C{i}", label=f"{label}, per minute")
+        ax.plot(minutes, r.chunk_att_db, lw=0.8, color=f"C{i}", alpha=0.35,
+                label=f"{label}, per minute")
+        window = max(1, int(round(r.steady_seconds / r.chunk_seconds)))
+        if len(minutes) > window:
+            residual = np.convolve(10 ** (-r.chunk_att_db / 10), np.ones(window) / window,
+                                   mode="valid")
+            ax.plot(minutes[window - 1:], -10 * np.log10(residual), lw=1.6, color=f"C{i}",
+                    label=f"{label}, running mean over {_minutes(r.steady_seconds)}")
         ax.plot(minutes, r.model_att_db, ls="-.", lw=1.0, color=f"C{i}", alpha=0.7,
                 label=f"{label}, slow-mode model")
         ax.axhline(r.bound_db, ls="--", lw=1, color=f"C{i}", label=f"{label} Wiener bound")
-        ax.plot([(r.seconds - r.steady_seconds) / 60, r.seconds / 60], [r.attenuation_db] * 2,
-                lw=3, color=f"C{i}", alpha=0.5, label=f"{label}, steady state")
+        ax.plot(r.seconds / 60, r.attenuation_db, "D", color=f"C{i}", ms=7,
+                label=f"{label}, steady state (last {_minutes(r.steady_seconds)})")
         sweep = cell_at(runs, r.scene, r.latency)
         ax.plot(cfg.seconds * 0.875 / 60, sweep.attenuation_db, "o", mfc="white",
                 mec=f"C{i}", label=f"{label}, sweep ({cfg.seconds:g} s)")
@@ -249,7 +256,12 @@ def plot_hours(runs: list[RunSummary], long_runs: list[RunSummary],
              f"Where a level bar was still missed after {cfg.long_seconds:g} s, FxNLMS from "
              f"zero runs for {cfg.hours:g} h of simulated time, streamed through the loop a "
              "minute at a time (a fresh draw of the scene each minute, joined by a 0.5 s "
-             "crossfade). The line is the attenuation of each minute, the thick segment the "
-             "steady state (the last 10 minutes) on which the bar is judged, the dashed line "
-             "the Wiener bound over those minutes and the dash-dotted line the slow-mode "
-             "model's mean trajectory. Markers: the sweep's and the long run's steady states.")]
+             "crossfade). The faint line is the attenuation of each minute, the bold one its "
+             "running mean over 10 minutes, the diamond the steady state (the last 10 "
+             "minutes) on which the bar is judged, the dashed line the Wiener bound over those "
+             "minutes and the dash-dotted line the slow-mode model's mean trajectory. Open "
+             "markers: the sweep's and the long run's steady states.")]
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds / 60:g} min"
