@@ -536,8 +536,10 @@ def main(argv: list[str] | None = None) -> int:
               f"released into such a wake-up is late whatever the loop does")
     if p.get("host_steal_ms"):
         stolen = ", ".join(f"{cpu} {ms:g} ms" for cpu, ms in p["host_steal_ms"].items())
-        print(f"  hypervisor steal during the run ({stolen}): time this machine's vCPUs were "
-              f"ready to run but the host ran something else")
+        print(f"  hypervisor steal during the run ({stolen}; /proc/stat counts in "
+              f"{1000 / os.sysconf('SC_CLK_TCK'):g} ms steps, so one stall of a few ms may "
+              f"show as 0): time this machine's vCPUs were ready to run but the host ran "
+              f"something else")
     results["bars"] = {name: {"pass": ok, "detail": text} for name, (ok, text) in bars.items()}
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=1, default=float))
