@@ -18,7 +18,7 @@ from dsp_c.demo.sweep import (
     passed_given_time,
     spectrum_latency,
 )
-from dsp_c.sim.chunked import ChunkedRun
+from dsp_c.sim.chunked import CHUNK_SECONDS, FADE_SECONDS, STEADY_SECONDS, ChunkedRun
 
 
 def _grid(n: int) -> tuple[int, int]:
@@ -224,7 +224,7 @@ def plot_hours(runs: list[RunSummary], long_runs: list[RunSummary],
         label = f"{r.scene} D={r.latency}"
         minutes = r.chunk_end_s / 60
         ax.plot(minutes, r.chunk_att_db, lw=0.8, color=f"C{i}", alpha=0.35,
-                label=f"{label}, per minute")
+                label=f"{label}, per {_minutes(r.chunk_seconds)}")
         window = max(1, int(round(r.steady_seconds / r.chunk_seconds)))
         if len(minutes) > window:
             residual = np.convolve(10 ** (-r.chunk_att_db / 10), np.ones(window) / window,
@@ -254,13 +254,14 @@ def plot_hours(runs: list[RunSummary], long_runs: list[RunSummary],
           f"level bar was still missed after {cfg.long_seconds:g} s")
     return [("hours_runs.png", "The level bars given hours",
              f"Where a level bar was still missed after {cfg.long_seconds:g} s, FxNLMS from "
-             f"zero runs for {cfg.hours:g} h of simulated time, streamed through the loop a "
-             "minute at a time (a fresh draw of the scene each minute, joined by a 0.5 s "
-             "crossfade). The faint line is the attenuation of each minute, the bold one its "
-             "running mean over 10 minutes, the diamond the steady state (the last 10 "
-             "minutes) on which the bar is judged, the dashed line the Wiener bound over those "
-             "minutes and the dash-dotted line the slow-mode model's mean trajectory. Open "
-             "markers: the sweep's and the long run's steady states.")]
+             f"zero runs for {cfg.hours:g} h of simulated time, streamed through the loop "
+             f"{CHUNK_SECONDS:g} s at a time (a fresh draw of the scene each chunk, joined by a "
+             f"{FADE_SECONDS:g} s crossfade). The faint line is the attenuation of each chunk, "
+             f"the bold one its running mean over {_minutes(STEADY_SECONDS)}, the diamond the "
+             f"steady state (the last {_minutes(STEADY_SECONDS)}) on which the bar is judged, "
+             "the dashed line the Wiener bound over that steady state and the dash-dotted line "
+             "the slow-mode model's mean trajectory. Open markers: the sweep's and the long "
+             "run's steady states.")]
 
 
 def _minutes(seconds: float) -> str:

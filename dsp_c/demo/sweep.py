@@ -393,7 +393,7 @@ def run_hours(runs: list[RunSummary], long_runs: list[RunSummary], cfg: Settings
 
 
 def hours_bars(hours_runs: list[ChunkedRun], cfg: Settings) -> list[dict[str, object]]:
-    """The level bars judged on the hours-long runs (their last minute)."""
+    """The level bars judged on the hours-long runs (their steady state)."""
     out: list[dict[str, object]] = []
     for r in hours_runs:
         minimum = level_bar_of(r)

@@ -31,12 +31,18 @@ from .metrics import (
     NormalEquations,
     attenuation_db,
     bound_db_of,
-    mode_analysis,
+    modes_of,
     normal_equations,
     summed_normal_equations,
 )
 from .plant import HeadsetPlant, end_to_end_secondary, estimate_secondary, make_plant
-from .run import BOUND_MARGIN_DB, INCOHERENT_SEED_OFFSET, MIC_NOISE_SEED_OFFSET, RunSetup
+from .run import (
+    BOUND_MARGIN_DB,
+    INCOHERENT_SEED_OFFSET,
+    MIC_NOISE_SEED_OFFSET,
+    RunSetup,
+    rms_below,
+)
 from .scenes import scene as make_scene
 
 CHUNK_SECONDS = 60.0
@@ -77,7 +83,7 @@ class ChunkedRun(RunSetup):
     attenuation_db: float        # over the steady state
     bound_db: float              # Wiener bound over the steady state, same signals
     resets: int
-    # The slow-mode model (metrics.ModeAnalysis) from the last chunk's eigenmodes, FxNLMS
+    # The slow-mode model (metrics.ModeAnalysis) from the steady state's eigenmodes, FxNLMS
     # only (NaN otherwise): attenuation of its mean trajectory at each chunk's middle, and
     # the simulated time it needs to come within BOUND_MARGIN_DB of the bound.
     model_att_db: np.ndarray
@@ -112,13 +118,12 @@ class _EarNoise:
                 raise ValueError("the ear noise needs the scene's other draw")
             v, self.zi_other = signal.lfilter(self.p64, [1.0], other, zi=self.zi_other)
             if self.ear_gain is None:
-                d_rms = np.sqrt(np.mean(signal.lfilter(self.p64, [1.0], x) ** 2))
-                self.ear_gain = d_rms * 10 ** (self.ear_db / 20) / (
-                    np.sqrt(np.mean(v**2)) + 1e-300)
+                d = signal.lfilter(self.p64, [1.0], x)
+                self.ear_gain = rms_below(d, self.ear_db) / (np.sqrt(np.mean(v**2)) + 1e-300)
             disturbance = v * self.ear_gain
         if self.ref_db is not None:
             if self.mic_rms is None:
-                self.mic_rms = float(np.sqrt(np.mean(x**2) * 10 ** (self.ref_db / 10)))
+                self.mic_rms = rms_below(x, self.ref_db)
             mic = self.rng.standard_normal(len(x)) * self.mic_rms
             # as in run_scene: the loop drives P with x + mic, so P * mic leaves the ear
             ear, self.zi_mic = signal.lfilter(self.p64, [1.0], mic, zi=self.zi_mic)
@@ -204,7 +209,7 @@ def run_chunked(
     model = np.full(count, np.nan)
     to_bound = float("nan")
     if algorithm == "fxnlms":
-        modes = mode_analysis(np.zeros(0), np.zeros(0), e2e, taps, slice(0, 0), normal)
+        modes = modes_of(normal)
         middles = (ends - chunk_seconds / 2) * plant.fs
         model = np.array([-10 * np.log10(modes.residual(mu, m)) for m in middles])
         to_bound = modes.samples_to_within(mu, BOUND_MARGIN_DB) / plant.fs

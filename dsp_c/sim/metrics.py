@@ -272,7 +272,11 @@ def mode_analysis(
     normal: NormalEquations | None = None,
 ) -> ModeAnalysis:
     """Eigenmodes of the Wiener problem on `segment` (see `ModeAnalysis`)."""
-    eq = normal or normal_equations(x, d, end_to_end_secondary, taps, segment)
+    return modes_of(normal or normal_equations(x, d, end_to_end_secondary, taps, segment))
+
+
+def modes_of(eq: NormalEquations) -> ModeAnalysis:
+    """Eigenmodes of the Wiener problem given by its normal equations (see `ModeAnalysis`)."""
     power = eq.d_power
     if power <= 0:
         raise ValueError("d is silent on the segment: nothing to attenuate")

@@ -79,21 +79,25 @@ class SceneResult(RunSetup):
         return bool(np.all(np.isfinite(self.e))) and self.resets == 0
 
 
+def rms_below(x: np.ndarray, level_db: float) -> float:
+    """The RMS `level_db` relative to the power of x: the level of a noise added to x."""
+    return float(np.sqrt(np.mean(np.asarray(x, np.float64) ** 2) * 10 ** (level_db / 10)))
+
+
 def incoherent_ear_noise(plant: HeadsetPlant, name: str, x: np.ndarray, level_db: float,
                          seed: int) -> np.ndarray:
     """P ∗ (scene `name` drawn with another seed), scaled to `level_db` relative to P ∗ x."""
     other = make_scene(name, len(x) / plant.fs, plant.fs, seed + INCOHERENT_SEED_OFFSET)
     p64 = plant.primary.astype(np.float64)
     v = signal.lfilter(p64, [1.0], other[: len(x)].astype(np.float64))
-    d_rms = np.sqrt(np.mean(signal.lfilter(p64, [1.0], x.astype(np.float64)) ** 2))
-    return v * (d_rms * 10 ** (level_db / 20) / (np.sqrt(np.mean(v**2)) + 1e-300))
+    d = signal.lfilter(p64, [1.0], x.astype(np.float64))
+    return v * (rms_below(d, level_db) / (np.sqrt(np.mean(v**2)) + 1e-300))
 
 
 def reference_mic_noise(x: np.ndarray, level_db: float, seed: int) -> np.ndarray:
     """White self-noise of the reference microphone, `level_db` relative to the power of x."""
     rng = np.random.default_rng(seed + MIC_NOISE_SEED_OFFSET)
-    power = float(np.mean(np.asarray(x, np.float64) ** 2))
-    return rng.standard_normal(len(x)) * np.sqrt(power * 10 ** (level_db / 10))
+    return rng.standard_normal(len(x)) * rms_below(x, level_db)
 
 
 def _run_c(plant: HeadsetPlant, latency: int, s_hat: np.ndarray, x: np.ndarray, taps: int,
@@ -216,4 +220,5 @@ def run_scene(
     )
 
 
-__all__ = ["BOUND_MARGIN_DB", "FS", "RunSetup", "SceneResult", "reference_mic_noise", "run_scene"]
+__all__ = ["BOUND_MARGIN_DB", "FS", "RunSetup", "SceneResult", "reference_mic_noise", "rms_below",
+           "run_scene"]
