@@ -16,10 +16,13 @@ Measured, in the same run:
 4. the emergency detector's false alarms over an hour of non-emergency scenes;
 5. the machine's own floor, two ways: before the runs, a SCHED_FIFO probe that only reads
    the clock in a tight loop and records every gap in its own execution (the CPU taken away
-   by the hypervisor or the kernel); and during the design's run, alongside it, an empty
-   paced loop at the same priority (sleep until each block's release, no work) that
-   records how late it wakes. Either kind of stall longer than the block period makes a
-   block late whatever the loop does, so the deadline-miss bar is read against this floor.
+   by the hypervisor or the kernel); and during the design's run, alongside it, one empty
+   paced loop per vCPU, pinned to it, at the same priority (sleep until each block's
+   release, no work, all on the same release schedule), that record how late they wake.
+   Either kind of stall longer than the block period makes a block late whatever the loop
+   does; a release at which every vCPU woke late is one that no placement of the loop on
+   this machine could have started in time. The deadline-miss bar is read against this
+   floor.
 
 Bars: p99.9 block time ≤ 20 % of the block period, zero deadline misses, 0 bytes
 allocated per block, ≤ 1 false alarm per hour. Prints PASS/MISS per bar and writes
@@ -51,7 +54,7 @@ sys.path.insert(0, str(ROOT))
 
 from edge_agent.audio.analysis import Analysis  # noqa: E402
 from edge_agent.audio.api import AudioStats  # noqa: E402
-from edge_agent.audio.core import LATE_RESYNC_BLOCKS, LoopCore, run_loop  # noqa: E402
+from edge_agent.audio.core import LoopCore, run_loop  # noqa: E402
 from edge_agent.audio.engine import (  # noqa: E402
     DEFAULT_RT_PRIORITY,
     ProcessEngine,
@@ -237,12 +240,13 @@ def run_process_engine(seconds: float, broker: Broker, workdir: Path,
     engine.start()
     control = ControlPlane(engine.stats, broker.port, workdir / "outbox-process.sqlite")
     control.start()
-    probe = start_probe("--wake-probe", WARMUP_S, seconds) if with_wake_probe else None
+    probes = start_wake_probes(WARMUP_S, seconds) if with_wake_probe else []
     try:
         assert engine.pid is not None
         result = measure(engine.state, seconds, engine.pid, engine.stats().budget_us, control)
-        if probe is not None:
-            result["wake_probe"] = finish_probe(probe, timeout=60)
+        if probes:
+            result["wake_probe"] = joint_lateness(
+                [finish_probe(probe, timeout=60) for probe in probes])
         parent_cpu = os.times()
         result["agent_process_cpu_s"] = round(parent_cpu.user + parent_cpu.system, 2)
         result["analysis_overrun_samples"] = engine.analysis.overruns
@@ -396,29 +400,56 @@ def finish_probe(probe: subprocess.Popen[str], timeout: float) -> dict[str, Any]
     return result
 
 
-def wake_probe(delay: float, seconds: float, priority: int) -> dict[str, Any]:
-    """How late an empty paced loop wakes at SCHED_FIFO `priority` (run in its own process):
-    the audio loop's release pattern (sleep until each block's release, re-anchor when far
-    behind, as run_loop does) with no work, for `seconds` after `delay`."""
+def wake_probe(cpu: int, start_ns: int, seconds: float, priority: int) -> dict[str, Any]:
+    """How late an empty paced loop pinned to `cpu` wakes at SCHED_FIFO `priority` (run in
+    its own process, so no GIL ties it to another probe): the audio loop's release pattern
+    (sleep until each block's release) with no work, releases from `start_ns` on the
+    monotonic clock that all probes share, for `seconds`. The schedule never re-anchors, so
+    release k is the same moment in every probe; after a stall the probe walks through the
+    releases that passed meanwhile, each as late as the stall made it. A probe that was
+    still starting up at `start_ns` begins with the first release after it was ready
+    (`first`)."""
+    os.sched_setaffinity(0, {cpu})
     granted = realtime_priority(priority)
-    time.sleep(delay)
     period = int(round(AUDIO.block * 1e9 / AUDIO.sample_rate))
     clock = time.perf_counter_ns
-    late: list[int] = []
-    blocks = int(seconds * 1e9 / period)
-    start = clock()
-    for k in range(blocks):
-        release = start + k * period
+    late: dict[int, int] = {}
+    first = max(0, (clock() - start_ns) // period + 1)
+    for k in range(first, int(seconds * 1e9 / period)):
+        release = start_ns + k * period
         ahead = release - clock()
         if ahead > 0:
             time.sleep(ahead / 1e9)
         lateness = clock() - release
         if lateness > period:
-            late.append(lateness)
-        if lateness > LATE_RESYNC_BLOCKS * period:
-            start = clock() - (k + 1) * period
-    return {"wakeups": blocks, "rt_priority": granted, "late_over_period": len(late),
-            "longest_late_us": [round(g / 1000) for g in sorted(late)[-5:]]}
+            late[k] = lateness
+    return {"cpu": cpu, "first": first, "releases": int(seconds * 1e9 / period),
+            "rt_priority": granted, "late": late}
+
+
+def start_wake_probes(delay: float, seconds: float) -> list[subprocess.Popen[str]]:
+    """One wake probe per vCPU this process may run on, on one schedule from `delay` on."""
+    start_ns = time.perf_counter_ns() + int(delay * 1e9)
+    return [start_probe("--wake-probe", cpu, start_ns, seconds)
+            for cpu in sorted(os.sched_getaffinity(0))]
+
+
+def joint_lateness(probes: list[dict[str, Any]]) -> dict[str, Any]:
+    """Late wake-ups per vCPU, and the releases at which every vCPU woke late at once,
+    over the releases every probe was running for."""
+    first = max((p["first"] for p in probes), default=0)
+    late = {f"cpu{p['cpu']}": {int(k): ns for k, ns in p["late"].items() if int(k) >= first}
+            for p in probes}
+    everywhere = set.intersection(*(set(d) for d in late.values())) if late else set()
+    return {"wakeups": probes[0]["releases"] - first if probes else 0,
+            "first_release_s": round(first * AUDIO.block / AUDIO.sample_rate, 3),
+            "rt_priority": min((p["rt_priority"] for p in probes), default=0),
+            "late_over_period": {cpu: len(d) for cpu, d in late.items()},
+            "longest_late_us": {cpu: [round(ns / 1000) for ns in sorted(d.values())[-5:]]
+                                for cpu, d in late.items()},
+            "late_on_every_cpu": len(everywhere),
+            "late_on_every_cpu_at_s": [round(k * AUDIO.block / AUDIO.sample_rate, 3)
+                                       for k in sorted(everywhere)[:20]]}
 
 
 def miss_causes(run: dict[str, Any]) -> str:
@@ -445,16 +476,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stall-seconds", type=float, default=30.0,
                         help="the machine stall probe's run (0: skip)")
     parser.add_argument("--no-wake-probe", action="store_true",
-                        help="skip the empty paced loop that runs alongside the design")
+                        help="skip the empty paced loops (one per vCPU) that run "
+                             "alongside the design")
     parser.add_argument("--stall-probe", type=float, help=argparse.SUPPRESS)
-    parser.add_argument("--wake-probe", type=float, nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--wake-probe", type=float, nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.stall_probe is not None:  # the probe's own process (see start_probe)
         print(json.dumps(stall_probe(args.stall_probe, DEFAULT_RT_PRIORITY)))
         return 0
-    if args.wake_probe is not None:  # the probe's own process (see start_probe)
-        delay, seconds = args.wake_probe
-        print(json.dumps(wake_probe(delay, seconds, DEFAULT_RT_PRIORITY)))
+    if args.wake_probe is not None:  # the probe's own process (see start_wake_probes)
+        cpu, start_ns, seconds = args.wake_probe
+        print(json.dumps(wake_probe(int(cpu), int(start_ns), seconds, DEFAULT_RT_PRIORITY)))
         return 0
     results: dict[str, Any] = {"config": {"sample_rate": AUDIO.sample_rate,
                                           "block": AUDIO.block, "algorithm": AUDIO.algorithm,
@@ -530,10 +562,16 @@ def main(argv: list[str] | None = None) -> int:
               f" late whatever the loop does")
     if "wake_probe" in p:
         w = p["wake_probe"]
-        print(f"  machine floor during the run: an empty paced loop at the same priority, "
-              f"alongside the design, woke later than a block period {w['late_over_period']} "
-              f"times in {w['wakeups']} releases (longest {w['longest_late_us']} µs): a block "
-              f"released into such a wake-up is late whatever the loop does")
+        per_cpu = ", ".join(f"{cpu} {n} times (longest {w['longest_late_us'][cpu]} µs)"
+                            for cpu, n in w["late_over_period"].items())
+        print(f"  machine floor during the run: empty paced loops at the same priority, one "
+              f"pinned to each vCPU, woke later than a block period in {w['wakeups']} "
+              f"releases: {per_cpu}")
+        print(f"        every vCPU woke late at once at {w['late_on_every_cpu']} releases"
+              + (f" ({', '.join(f'{t:g}' for t in w['late_on_every_cpu_at_s'][:8])}"
+                 f"{', …' if w['late_on_every_cpu'] > 8 else ''} s into the run)"
+                 if w["late_on_every_cpu"] else "")
+              + ": a block released then is late wherever the loop runs")
     if p.get("host_steal_ms"):
         stolen = ", ".join(f"{cpu} {ms:g} ms" for cpu, ms in p["host_steal_ms"].items())
         print(f"  hypervisor steal during the run ({stolen}; /proc/stat counts in "
