@@ -76,6 +76,7 @@ EMERGENCY = EmergencyConfig()
 BUDGET_FRACTION = 0.2
 TELEMETRY_HZ = 10.0
 WARMUP_S = 2.0
+PROBE_RECORD_US = 50  # a wake probe keeps every wake-up later than this
 THING = "bench-headset"
 
 
@@ -205,7 +206,8 @@ def summarize(state: SharedState, hist0: np.ndarray, blocks0: float, misses0: fl
     return {"blocks": int(snap["blocks"] - blocks0),
             "deadline_misses": new_misses,
             "misses_logged": [{"at_s": round(m.at_s, 4), "late_start_us": round(m.late_start_us),
-                               "work_us": round(m.work_us)} for m in logged],
+                               "work_us": round(m.work_us), "released_s": round(m.released_s, 6)}
+                              for m in logged],
             "misses_overran": sum(m.overran(budget_us) for m in logged),
             "p50_us": p50, "p99_us": p99, "p999_us": p999,
             "max_us": float(nz[-1] + 1) if len(nz) else 0.0,
@@ -240,13 +242,15 @@ def run_process_engine(seconds: float, broker: Broker, workdir: Path,
     engine.start()
     control = ControlPlane(engine.stats, broker.port, workdir / "outbox-process.sqlite")
     control.start()
-    probes = start_wake_probes(WARMUP_S, seconds) if with_wake_probe else []
+    start_ns, probes = start_wake_probes(WARMUP_S, seconds) if with_wake_probe else (0, [])
     try:
         assert engine.pid is not None
         result = measure(engine.state, seconds, engine.pid, engine.stats().budget_us, control)
         if probes:
-            result["wake_probe"] = joint_lateness(
-                [finish_probe(probe, timeout=60) for probe in probes])
+            probed = [finish_probe(probe, timeout=60) for probe in probes]
+            result["wake_probe"] = joint_lateness(probed)
+            result["misses_logged"] = misses_against_probes(result["misses_logged"], probed,
+                                                            start_ns)
         parent_cpu = os.times()
         result["agent_process_cpu_s"] = round(parent_cpu.user + parent_cpu.system, 2)
         result["analysis_overrun_samples"] = engine.analysis.overruns
@@ -408,11 +412,13 @@ def wake_probe(cpu: int, start_ns: int, seconds: float, priority: int) -> dict[s
     release k is the same moment in every probe; after a stall the probe walks through the
     releases that passed meanwhile, each as late as the stall made it. A probe that was
     still starting up at `start_ns` begins with the first release after it was ready
-    (`first`)."""
+    (`first`). It keeps every wake-up later than PROBE_RECORD_US (release index → ns), and
+    leaves real-time scheduling before it reports: at the loop's priority, its exit would
+    hold the CPU from the loop."""
     os.sched_setaffinity(0, {cpu})
     granted = realtime_priority(priority)
     period = int(round(AUDIO.block * 1e9 / AUDIO.sample_rate))
-    clock = time.perf_counter_ns
+    clock = time.monotonic_ns
     late: dict[int, int] = {}
     first = max(0, (clock() - start_ns) // period + 1)
     for k in range(first, int(seconds * 1e9 / period)):
@@ -421,25 +427,37 @@ def wake_probe(cpu: int, start_ns: int, seconds: float, priority: int) -> dict[s
         if ahead > 0:
             time.sleep(ahead / 1e9)
         lateness = clock() - release
-        if lateness > period:
+        if lateness > PROBE_RECORD_US * 1000:
             late[k] = lateness
+    if granted:
+        os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
     return {"cpu": cpu, "first": first, "releases": int(seconds * 1e9 / period),
             "rt_priority": granted, "late": late}
 
 
-def start_wake_probes(delay: float, seconds: float) -> list[subprocess.Popen[str]]:
-    """One wake probe per vCPU this process may run on, on one schedule from `delay` on."""
-    start_ns = time.perf_counter_ns() + int(delay * 1e9)
-    return [start_probe("--wake-probe", cpu, start_ns, seconds)
-            for cpu in sorted(os.sched_getaffinity(0))]
+def start_wake_probes(delay: float, seconds: float
+                      ) -> tuple[int, list[subprocess.Popen[str]]]:
+    """One wake probe per vCPU this process may run on, on one schedule from `delay` on;
+    with the schedule's start (monotonic ns)."""
+    start_ns = time.monotonic_ns() + int(delay * 1e9)
+    return start_ns, [start_probe("--wake-probe", cpu, start_ns, seconds)
+                      for cpu in sorted(os.sched_getaffinity(0))]
+
+
+def late_by_cpu(probes: list[dict[str, Any]]) -> tuple[int, dict[str, dict[int, int]]]:
+    """The first release every probe ran for, and each vCPU's late releases from there on
+    (release index → ns late)."""
+    first = max((p["first"] for p in probes), default=0)
+    return first, {f"cpu{p['cpu']}": {int(k): ns for k, ns in p["late"].items()
+                                      if int(k) >= first} for p in probes}
 
 
 def joint_lateness(probes: list[dict[str, Any]]) -> dict[str, Any]:
-    """Late wake-ups per vCPU, and the releases at which every vCPU woke late at once,
-    over the releases every probe was running for."""
-    first = max((p["first"] for p in probes), default=0)
-    late = {f"cpu{p['cpu']}": {int(k): ns for k, ns in p["late"].items() if int(k) >= first}
-            for p in probes}
+    """Wake-ups later than a block period per vCPU, and the releases at which every vCPU
+    woke that late at once, over the releases every probe was running for."""
+    period = AUDIO.block * 1e9 / AUDIO.sample_rate
+    first, recorded = late_by_cpu(probes)
+    late = {cpu: {k: ns for k, ns in d.items() if ns > period} for cpu, d in recorded.items()}
     everywhere = set.intersection(*(set(d) for d in late.values())) if late else set()
     return {"wakeups": probes[0]["releases"] - first if probes else 0,
             "first_release_s": round(first * AUDIO.block / AUDIO.sample_rate, 3),
@@ -452,6 +470,23 @@ def joint_lateness(probes: list[dict[str, Any]]) -> dict[str, Any]:
                                        for k in sorted(everywhere)[:20]]}
 
 
+def misses_against_probes(misses: list[dict[str, Any]], probes: list[dict[str, Any]],
+                          start_ns: int) -> list[dict[str, Any]]:
+    """Each logged miss with how late every vCPU's probe woke at the probe release nearest
+    to the miss's own release (µs; 0 when it woke within PROBE_RECORD_US; None outside the
+    probes' run)."""
+    period = AUDIO.block * 1e9 / AUDIO.sample_rate
+    first, late = late_by_cpu(probes)
+    end = min((p["releases"] for p in probes), default=0)
+    out = []
+    for m in misses:
+        k = round((m["released_s"] * 1e9 - start_ns) / period)
+        seen = first <= k < end
+        out.append({**m, "probes_late_us": {cpu: round(d.get(k, 0) / 1000) for cpu, d in
+                                            late.items()} if seen else None})
+    return out
+
+
 def miss_causes(run: dict[str, Any]) -> str:
     """Why the design's blocks missed: a late start (the loop was not running when the
     block was released) or its own work taking longer than a period."""
@@ -460,7 +495,13 @@ def miss_causes(run: dict[str, Any]) -> str:
     shown = ", ".join(f"{m['late_start_us']} µs late + {m['work_us']} µs" for m in late[:8])
     text = (f"of the last {len(logged)} misses, {run['misses_overran']} took longer than a "
             f"period themselves; {len(late)} started late, then ran in time")
-    return text + (f" ({shown}{', …' if len(late) > 8 else ''})" if late else "")
+    text += f" ({shown}{', …' if len(late) > 8 else ''})" if late else ""
+    probed = [m["probes_late_us"] for m in logged if m.get("probes_late_us") is not None]
+    if probed:
+        everywhere = sum(all(us > run["budget_us"] for us in p.values()) for p in probed)
+        text += (f"; {everywhere} of the {len(probed)} inside the probes' run were released "
+                 f"when every vCPU's empty loop also woke more than a period late")
+    return text
 
 
 def verdict(ok: bool) -> str:

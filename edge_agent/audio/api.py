@@ -192,11 +192,14 @@ class EmergencyState:
 class DeadlineMiss:
     """A block that ended more than a period after its release, and why: it started
     `late_start_us` after its release (the loop was not running: woken late, or the CPU
-    was taken away), then took `work_us` (changes applied before it included)."""
+    was taken away), then took `work_us` (changes applied before it included).
+    `released_s` is the release instant on the system's monotonic clock (CLOCK_MONOTONIC
+    on Linux), to line the miss up with other traces of the machine."""
 
     at_s: float  # stream time of the block
     late_start_us: float
     work_us: float
+    released_s: float
 
     def overran(self, budget_us: float) -> bool:
         """Its own work took longer than a period: late even if it had started on time."""

@@ -152,9 +152,10 @@ class LoopCore:
         s[i["seq"]] += 1
 
     def record(self, elapsed_ns: int, missed: bool, late_start_ns: int = 0,
-               work_ns: int = 0) -> None:
+               work_ns: int = 0, released_ns: int = 0) -> None:
         """Account one block under the seqlock (see state.py); a missed block also goes into
-        the miss log with how late it started and how long it took, changes included."""
+        the miss log with how late it started after its release (at `released_ns` on the
+        monotonic clock) and how long it took, changes included."""
         s, i, chain = self.slots, self._i, self.chain
         us = elapsed_ns / 1000.0
         s[i["seq"]] += 1
@@ -169,6 +170,7 @@ class LoopCore:
             row[0] = (self.samples - self.block) / s[i["sample_rate"]]
             row[1] = late_start_ns / 1000.0
             row[2] = work_ns / 1000.0
+            row[3] = released_ns / 1e9
         keep = self._att_keep
         s[i["att_d"]] = keep * s[i["att_d"]] + chain.dh.dot(chain.dh)
         s[i["att_e"]] = keep * s[i["att_e"]] + chain.e.dot(chain.e)
@@ -198,7 +200,7 @@ def run_loop(core: LoopCore, paced: bool, poll: Callable[[], None],
     stop = SLOT["stop"]
     fs = float(slots[SLOT["sample_rate"]])
     period = int(round(core.block * 1e9 / fs))
-    clock = time.perf_counter_ns
+    clock = time.monotonic_ns  # the clock of DeadlineMiss.released_s
     t_start = clock()
     k = 0
     release = t_start
@@ -223,7 +225,8 @@ def run_loop(core: LoopCore, paced: bool, poll: Callable[[], None],
             slots[SLOT["finished"]] = 1
             break
         missed = (t1 - release > period) if paced else (t1 - t0 > period)
-        core.record(t1 - t0, missed, t_wake - release if paced else 0, t1 - t_wake)
+        core.record(t1 - t0, missed, t_wake - release if paced else 0, t1 - t_wake,
+                    release if paced else t_wake)
         k += 1
         if after_block is not None:
             after_block()

@@ -132,7 +132,7 @@ def recent_misses(snap: Snapshot) -> tuple[DeadlineMiss, ...]:
     """The miss log's entries, oldest first."""
     n = int(snap["misses"])
     rows = [snap.miss_log[k % MISS_LOG] for k in range(max(0, n - MISS_LOG), n)]
-    return tuple(DeadlineMiss(float(r[0]), float(r[1]), float(r[2])) for r in rows)
+    return tuple(DeadlineMiss(*(float(v) for v in r)) for r in rows)
 
 
 class _Engine(AudioEngine):

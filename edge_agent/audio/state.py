@@ -7,9 +7,11 @@ process) holds three numpy views:
   `seq` is odd while the loop updates, so `snapshot()` retries until it reads an even,
   unchanged `seq` - a consistent copy without a lock the loop could wait on.
 - `hist`: block processing time histogram, 1 µs bins, the last bin collects overflow.
-- `miss_log`: float64 (MISS_LOG, 3), the last deadline misses (written under the seqlock):
-  stream time (s) of the block, how late it started after its release (µs), and how long
-  it then took, changes applied before it included (µs). Miss n is row (n - 1) % MISS_LOG.
+- `miss_log`: float64 (MISS_LOG, MISS_FIELDS), the last deadline misses (written under the
+  seqlock): stream time (s) of the block, how late it started after its release (µs), how
+  long it then took, changes applied before it included (µs), and the release instant on
+  the system's monotonic clock (s; CLOCK_MONOTONIC on Linux, as in kernel traces and other
+  processes' time.monotonic()). Miss n is row (n - 1) % MISS_LOG.
 - `ring`: float32 (2, RING) - the reference signal x and the disturbance estimate d̂ of
   every block, for the analysis stage (features, emergency detector, adaptation
   statistics). `ring_write` counts samples written; the reader keeps its own position.
@@ -33,6 +35,7 @@ N_SLOTS = 64
 HIST_BINS = 5001  # 0..4999 µs in 1 µs bins, then overflow
 RING = 1 << 16  # samples per ring channel (1.37 s at 48 kHz)
 MISS_LOG = 16  # deadline misses remembered with their timing
+MISS_FIELDS = 4  # stream time, late start, work, release instant (see the module doc)
 
 
 @dataclass(frozen=True)
@@ -54,13 +57,13 @@ class SharedState:
         off += N_SLOTS * 8
         self.hist = np.ndarray((HIST_BINS,), np.int64, buf, off)
         off += HIST_BINS * 8
-        self.miss_log = np.ndarray((MISS_LOG, 3), np.float64, buf, off)
-        off += MISS_LOG * 3 * 8
+        self.miss_log = np.ndarray((MISS_LOG, MISS_FIELDS), np.float64, buf, off)
+        off += MISS_LOG * MISS_FIELDS * 8
         self.ring = np.ndarray((2, RING), np.float32, buf, off)
 
     @staticmethod
     def size() -> int:
-        return N_SLOTS * 8 + HIST_BINS * 8 + MISS_LOG * 3 * 8 + 2 * RING * 4
+        return N_SLOTS * 8 + HIST_BINS * 8 + MISS_LOG * MISS_FIELDS * 8 + 2 * RING * 4
 
     def get(self, name: str) -> float:
         return float(self.slots[SLOT[name]])

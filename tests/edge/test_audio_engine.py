@@ -198,6 +198,10 @@ def test_deadline_accounting_counts_slow_blocks() -> None:
                for m in stats.recent_misses)
     slow = [m for m in stats.recent_misses if m.work_us >= 3000]
     assert slow and all(round(m.at_s * FS / B) % 100 == 99 for m in slow)  # blocks 100, 200, …
+    # unpaced, a block is "released" when it starts: a slow block starts at least the 3 ms
+    # of the slow block before it later than that one
+    released = [m.released_s for m in slow]
+    assert all(b - a >= 0.003 for a, b in zip(released, released[1:], strict=False))
 
 
 def test_a_block_released_into_a_late_wake_up_is_logged_as_a_late_start() -> None:
@@ -215,7 +219,9 @@ def test_a_block_released_into_a_late_wake_up_is_logged_as_a_late_start() -> Non
         if blocks == 50:
             time.sleep(0.003)
 
+    before = time.monotonic()
     run_loop(eng.core, True, poll, after_block, max_blocks=100)
+    after = time.monotonic()
     stats = eng.stats()
     assert stats.deadline_misses >= 3  # 3 ms late: the next blocks catch up one by one
     for m in stats.recent_misses:  # a miss ends more than a period after its release
@@ -223,6 +229,15 @@ def test_a_block_released_into_a_late_wake_up_is_logged_as_a_late_start() -> Non
     late = [m for m in stats.recent_misses if m.late_start_us > 1000]
     assert late and not any(m.overran(stats.budget_us) for m in late)
     assert min(m.at_s for m in late) == pytest.approx(50 * B / FS)  # block 51 started late
+    # release instants on the monotonic clock: within the run, one period per block apart
+    period = B / FS
+    for m in stats.recent_misses:
+        assert before <= m.released_s
+        assert m.released_s + (m.late_start_us + m.work_us) / 1e6 <= after
+        assert m.released_s - stats.recent_misses[0].released_s == pytest.approx(
+            m.at_s - stats.recent_misses[0].at_s, abs=1e-6)
+    first = min(late, key=lambda m: m.at_s)
+    assert first.released_s - before == pytest.approx(50 * period, abs=0.002)
 
 
 class NanBackend(SimBackend):
