@@ -77,6 +77,7 @@ BUDGET_FRACTION = 0.2
 TELEMETRY_HZ = 10.0
 WARMUP_S = 2.0
 PROBE_RECORD_US = 50  # a wake probe keeps every wake-up later than this
+PERIOD_NS = int(round(AUDIO.block * 1e9 / AUDIO.sample_rate))  # block period, as run_loop's
 THING = "bench-headset"
 
 
@@ -381,12 +382,11 @@ def stall_probe(seconds: float, priority: int) -> dict[str, Any]:
             prev = now
         spun += prev - chunk_start
         time.sleep(STALL_REST_S)
-    period_ns = AUDIO.block * 1e9 / AUDIO.sample_rate
     minutes = spun / 60e9
     return {"spun_s": round(spun / 1e9, 1), "rt_priority": granted,
             "gaps_over_100us": sum(g > 100_000 for g in gaps),
-            "gaps_over_period": sum(g > period_ns for g in gaps),
-            "gaps_over_period_per_minute": sum(g > period_ns for g in gaps) / minutes,
+            "gaps_over_period": sum(g > PERIOD_NS for g in gaps),
+            "gaps_over_period_per_minute": sum(g > PERIOD_NS for g in gaps) / minutes,
             "longest_gaps_us": [round(g / 1000) for g in sorted(gaps)[-5:]]}
 
 
@@ -417,7 +417,7 @@ def wake_probe(cpu: int, start_ns: int, seconds: float, priority: int) -> dict[s
     hold the CPU from the loop."""
     os.sched_setaffinity(0, {cpu})
     granted = realtime_priority(priority)
-    period = int(round(AUDIO.block * 1e9 / AUDIO.sample_rate))
+    period = PERIOD_NS
     clock = time.monotonic_ns
     late: dict[int, int] = {}
     first = max(0, (clock() - start_ns) // period + 1)
@@ -455,18 +455,18 @@ def late_by_cpu(probes: list[dict[str, Any]]) -> tuple[int, dict[str, dict[int, 
 def joint_lateness(probes: list[dict[str, Any]]) -> dict[str, Any]:
     """Wake-ups later than a block period per vCPU, and the releases at which every vCPU
     woke that late at once, over the releases every probe was running for."""
-    period = AUDIO.block * 1e9 / AUDIO.sample_rate
     first, recorded = late_by_cpu(probes)
-    late = {cpu: {k: ns for k, ns in d.items() if ns > period} for cpu, d in recorded.items()}
+    late = {cpu: {k: ns for k, ns in d.items() if ns > PERIOD_NS}
+            for cpu, d in recorded.items()}
     everywhere = set.intersection(*(set(d) for d in late.values())) if late else set()
     return {"wakeups": probes[0]["releases"] - first if probes else 0,
-            "first_release_s": round(first * AUDIO.block / AUDIO.sample_rate, 3),
+            "first_release_s": round(first * PERIOD_NS / 1e9, 3),
             "rt_priority": min((p["rt_priority"] for p in probes), default=0),
             "late_over_period": {cpu: len(d) for cpu, d in late.items()},
             "longest_late_us": {cpu: [round(ns / 1000) for ns in sorted(d.values())[-5:]]
                                 for cpu, d in late.items()},
             "late_on_every_cpu": len(everywhere),
-            "late_on_every_cpu_at_s": [round(k * AUDIO.block / AUDIO.sample_rate, 3)
+            "late_on_every_cpu_at_s": [round(k * PERIOD_NS / 1e9, 3)
                                        for k in sorted(everywhere)[:20]]}
 
 
@@ -475,12 +475,11 @@ def misses_against_probes(misses: list[dict[str, Any]], probes: list[dict[str, A
     """Each logged miss with how late every vCPU's probe woke at the probe release nearest
     to the miss's own release (µs; 0 when it woke within PROBE_RECORD_US; None outside the
     probes' run)."""
-    period = AUDIO.block * 1e9 / AUDIO.sample_rate
     first, late = late_by_cpu(probes)
     end = min((p["releases"] for p in probes), default=0)
     out = []
     for m in misses:
-        k = round((m["released_s"] * 1e9 - start_ns) / period)
+        k = round((m["released_s"] * 1e9 - start_ns) / PERIOD_NS)
         seen = first <= k < end
         out.append({**m, "probes_late_us": {cpu: round(d.get(k, 0) / 1000) for cpu, d in
                                             late.items()} if seen else None})
@@ -603,7 +602,8 @@ def main(argv: list[str] | None = None) -> int:
               f" late whatever the loop does")
     if "wake_probe" in p:
         w = p["wake_probe"]
-        per_cpu = ", ".join(f"{cpu} {n} times (longest {w['longest_late_us'][cpu]} µs)"
+        per_cpu = ", ".join(f"{cpu} {n} times"
+                            + (f" (longest {w['longest_late_us'][cpu]} µs)" if n else "")
                             for cpu, n in w["late_over_period"].items())
         print(f"  machine floor during the run: empty paced loops at the same priority, one "
               f"pinned to each vCPU, woke later than a block period in {w['wakeups']} "

@@ -178,7 +178,7 @@ def run_chunked(
     ends, atts = np.zeros(count), np.zeros(count)
     tail = np.zeros(0)
     steady: list[NormalEquations] = []
-    steady_d = steady_e = 0.0
+    steady_e = 0.0  # eᵀe over the steady state (dᵀd is in its normal equations)
     # The next chunk's two scene draws are made while the loop runs this one (NumPy and the
     # C core release the GIL): drawing costs more than the loop.
     with ThreadPoolExecutor(max_workers=2) as pool:
@@ -200,7 +200,6 @@ def run_chunked(
                 xx = np.concatenate([tail, xr])
                 dd = np.concatenate([np.zeros(len(tail)), d])
                 steady.append(normal_equations(xx, dd, e2e, taps, slice(len(tail), len(xx))))
-                steady_d += float(np.dot(d.astype(np.float64), d))
                 steady_e += float(np.dot(e.astype(np.float64), e))
             tail = xr[-history:].astype(np.float64)
             if progress is not None:
@@ -215,7 +214,7 @@ def run_chunked(
         to_bound = modes.samples_to_within(mu, BOUND_MARGIN_DB) / plant.fs
     return ChunkedRun(scene, latency, taps, algorithm, mu, block, count * chunk_seconds,
                       chunk_seconds, (count - steady_from) * chunk_seconds, ends, atts,
-                      float(10 * np.log10(steady_d / steady_e)), bound_db_of(normal),
+                      float(10 * np.log10(normal.d_power / steady_e)), bound_db_of(normal),
                       controller.resets, model, to_bound)
 
 

@@ -151,8 +151,8 @@ class LoopCore:
         s[i["change_max_us"]] = max(s[i["change_max_us"]], elapsed_ns / 1000.0)
         s[i["seq"]] += 1
 
-    def record(self, elapsed_ns: int, missed: bool, late_start_ns: int = 0,
-               work_ns: int = 0, released_ns: int = 0) -> None:
+    def record(self, elapsed_ns: int, missed: bool, late_start_ns: int, work_ns: int,
+               released_ns: int) -> None:
         """Account one block under the seqlock (see state.py); a missed block also goes into
         the miss log with how late it started after its release (at `released_ns` on the
         monotonic clock) and how long it took, changes included."""
