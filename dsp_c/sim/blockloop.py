@@ -23,10 +23,10 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from scipy import linalg, signal
 
-from .reference import ALGORITHMS, _fir
+from .reference import ClosedLoopBase
 
 
-class BlockLoop:
+class BlockLoop(ClosedLoopBase):
     """Closed loop plant + FxLMS/FxNLMS controller with block adaptation, in float64."""
 
     def __init__(
@@ -42,29 +42,8 @@ class BlockLoop:
         eps: float = 1e-6,
         block: int = 32,
     ) -> None:
-        if algorithm not in ALGORITHMS:
-            raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {algorithm!r}")
-        if taps <= 0:
-            raise ValueError(f"taps must be positive, got {taps}")
-        if latency < 0:
-            raise ValueError(f"latency must be >= 0 samples, got {latency}")
-        if block <= 0:
-            raise ValueError(f"block must be positive, got {block}")
-        if not (np.isfinite(mu) and mu > 0):
-            raise ValueError(f"mu must be a positive number, got {mu}")
-        if not (0 <= leak < 1):
-            raise ValueError(f"leak must be in [0, 1), got {leak}")
-        self.primary = _fir("primary", primary)
-        self.secondary = _fir("secondary", secondary)
-        self.sec_path = _fir("sec_path", sec_path)
-        self.latency, self.taps, self.block = latency, taps, block
-        self.mu, self.leak, self.eps = float(mu), float(leak), float(eps)
-        self.normalized = algorithm != "fxlms"
-        self.modified = algorithm == "mfxnlms"
-        self.weights = np.zeros(taps)
-        self._fast_cur = np.zeros(taps)
-        self._fast_next = np.zeros(taps)
-        self._fade_pos = 0                      # 0 idle, else samples of the fade done + 1
+        super().__init__(primary, secondary, latency, sec_path, taps, mu, algorithm, leak, eps,
+                         block)
         self._x_past = np.zeros(taps - 1)       # oldest first
         self._r_past = np.zeros(taps - 1)
         self._u_past = np.zeros(latency)        # the last D computed anti-noise samples

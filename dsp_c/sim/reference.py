@@ -49,8 +49,9 @@ def _fir(name: str, h: np.ndarray) -> np.ndarray:
     return a
 
 
-class ReferenceLoop:
-    """Closed loop plant + controller, per sample, in float64."""
+class ClosedLoopBase:
+    """What both loops share: argument checks, the plant and controller settings, W and the
+    fast path's crossfade state."""
 
     def __init__(
         self,
@@ -58,12 +59,12 @@ class ReferenceLoop:
         secondary: np.ndarray,
         latency: int,
         sec_path: np.ndarray,
-        taps: int = 256,
-        mu: float = 0.1,
-        algorithm: str = "fxnlms",
-        leak: float = 0.0,
-        eps: float = 1e-6,
-        block: int = 1,
+        taps: int,
+        mu: float,
+        algorithm: str,
+        leak: float,
+        eps: float,
+        block: int,
     ) -> None:
         if algorithm not in ALGORITHMS:
             raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {algorithm!r}")
@@ -88,6 +89,26 @@ class ReferenceLoop:
         self._fast_cur = np.zeros(taps)        # fast-path weights in use
         self._fast_next = np.zeros(taps)       # weights being faded in
         self._fade_pos = 0                     # 0: idle, else samples of the fade done + 1
+
+
+class ReferenceLoop(ClosedLoopBase):
+    """Closed loop plant + controller, per sample, in float64."""
+
+    def __init__(
+        self,
+        primary: np.ndarray,
+        secondary: np.ndarray,
+        latency: int,
+        sec_path: np.ndarray,
+        taps: int = 256,
+        mu: float = 0.1,
+        algorithm: str = "fxnlms",
+        leak: float = 0.0,
+        eps: float = 1e-6,
+        block: int = 1,
+    ) -> None:
+        super().__init__(primary, secondary, latency, sec_path, taps, mu, algorithm, leak, eps,
+                         block)
         self._x_hist = np.zeros(taps)          # newest first
         self._r_hist = np.zeros(taps)
         self._y_hist = np.zeros(len(self.secondary))
