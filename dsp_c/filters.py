@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -20,8 +20,35 @@ from dsp_c._checks import (
 )
 
 
-class Fir:
+class _SampleFilter:
+    """One input, one output of the same length: `process` allocates the output,
+    `process_into` writes into the caller's. Subclasses set `_kernel` (the C process
+    function) and `_reset` and fill `_inst`."""
+
+    _kernel: ClassVar[Any]
+    _reset: ClassVar[Any]
+    _inst: Any
+
+    def process(self, x: FloatArray) -> FloatArray:
+        signal_in("x", x)
+        y = np.empty_like(x)
+        self._kernel(self._inst, float_ptr(x), float_ptr(y), x.size)
+        return y
+
+    def process_into(self, x: FloatArray, y: FloatArray) -> None:
+        signal_in("x", x)
+        signal_out("y", y, x.size)
+        self._kernel(self._inst, float_ptr(x), float_ptr(y), x.size)
+
+    def reset(self) -> None:
+        self._reset(self._inst)
+
+
+class Fir(_SampleFilter):
     """FIR filter, y[n] = sum_k h[k] x[n-k] (scipy.signal.lfilter(h, [1], x) order)."""
+
+    _kernel = lib.anc_fir_f32
+    _reset = lib.anc_fir_reset_f32
 
     def __init__(self, coeffs: Any) -> None:
         self._coeffs = coefficients("coeffs", coeffs)
@@ -31,27 +58,16 @@ class Fir:
         check_status(lib.anc_fir_init_f32(self._inst, taps, float_ptr(self._coeffs), state_ptr,
                                           self._state.size), "Fir")
 
-    def process(self, x: FloatArray) -> FloatArray:
-        signal_in("x", x)
-        y = np.empty_like(x)
-        lib.anc_fir_f32(self._inst, float_ptr(x), float_ptr(y), x.size)
-        return y
 
-    def process_into(self, x: FloatArray, y: FloatArray) -> None:
-        signal_in("x", x)
-        signal_out("y", y, x.size)
-        lib.anc_fir_f32(self._inst, float_ptr(x), float_ptr(y), x.size)
-
-    def reset(self) -> None:
-        lib.anc_fir_reset_f32(self._inst)
-
-
-class BiquadCascade:
+class BiquadCascade(_SampleFilter):
     """Second-order sections in transposed direct form II.
 
     `sos` has scipy's layout: one row [b0 b1 b2 a0 a1 a2] per section (rows are
     normalized by a0), so `BiquadCascade(sos).process(x)` matches scipy.signal.sosfilt.
     """
+
+    _kernel = lib.anc_biquad_f32
+    _reset = lib.anc_biquad_reset_f32
 
     def __init__(self, sos: Any) -> None:
         rows = coefficients("sos", sos, shape_hint="any")
@@ -66,40 +82,18 @@ class BiquadCascade:
         check_status(lib.anc_biquad_init_f32(self._inst, self.sections, float_ptr(self._sos),
                                              state_ptr, self._state.size), "BiquadCascade")
 
-    def process(self, x: FloatArray) -> FloatArray:
-        signal_in("x", x)
-        y = np.empty_like(x)
-        lib.anc_biquad_f32(self._inst, float_ptr(x), float_ptr(y), x.size)
-        return y
 
-    def process_into(self, x: FloatArray, y: FloatArray) -> None:
-        signal_in("x", x)
-        signal_out("y", y, x.size)
-        lib.anc_biquad_f32(self._inst, float_ptr(x), float_ptr(y), x.size)
-
-    def reset(self) -> None:
-        lib.anc_biquad_reset_f32(self._inst)
-
-
-class Limiter:
+class Limiter(_SampleFilter):
     """Safety limiter: |y| <= peak always; instant attack, smooth exponential release."""
+
+    _kernel = lib.anc_limiter_f32
+    _reset = lib.anc_limiter_reset_f32
 
     def __init__(self, peak: float, release_samples: float = 480.0) -> None:
         self.peak = real("peak", peak, low=0.0, low_open=True)
         release = real("release_samples", release_samples, low=1.0)
         self._inst = ffi.new("anc_limiter_instance_f32 *")
         check_status(lib.anc_limiter_init_f32(self._inst, self.peak, release), "Limiter")
-
-    def process(self, x: FloatArray) -> FloatArray:
-        signal_in("x", x)
-        y = np.empty_like(x)
-        lib.anc_limiter_f32(self._inst, float_ptr(x), float_ptr(y), x.size)
-        return y
-
-    def process_into(self, x: FloatArray, y: FloatArray) -> None:
-        signal_in("x", x)
-        signal_out("y", y, x.size)
-        lib.anc_limiter_f32(self._inst, float_ptr(x), float_ptr(y), x.size)
 
     @property
     def gain(self) -> float:
@@ -110,6 +104,3 @@ class Limiter:
     def blocked(self) -> int:
         """Non-finite input samples replaced by zero."""
         return int(self._inst.blocked)
-
-    def reset(self) -> None:
-        lib.anc_limiter_reset_f32(self._inst)
