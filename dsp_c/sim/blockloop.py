@@ -29,21 +29,10 @@ from .reference import ClosedLoopBase
 class BlockLoop(ClosedLoopBase):
     """Closed loop plant + FxLMS/FxNLMS controller with block adaptation, in float64."""
 
-    def __init__(
-        self,
-        primary: np.ndarray,
-        secondary: np.ndarray,
-        latency: int,
-        sec_path: np.ndarray,
-        taps: int = 256,
-        mu: float = 0.1,
-        algorithm: str = "fxnlms",
-        leak: float = 0.0,
-        eps: float = 1e-6,
-        block: int = 32,
-    ) -> None:
-        super().__init__(primary, secondary, latency, sec_path, taps, mu, algorithm, leak, eps,
-                         block)
+    DEFAULT_BLOCK = 32
+
+    def _init_state(self) -> None:
+        taps, latency = self.taps, self.latency
         self._x_past = np.zeros(taps - 1)       # oldest first
         self._r_past = np.zeros(taps - 1)
         self._u_past = np.zeros(latency)        # the last D computed anti-noise samples

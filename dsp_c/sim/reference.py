@@ -34,6 +34,8 @@ The loop keeps its state between `run` calls.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import numpy as np
 from scipy import signal
 
@@ -49,9 +51,11 @@ def _fir(name: str, h: np.ndarray) -> np.ndarray:
     return a
 
 
-class ClosedLoopBase:
+class ClosedLoopBase(ABC):
     """What both loops share: argument checks, the plant and controller settings, W and the
-    fast path's crossfade state."""
+    fast path's crossfade state. A loop sets its own state in `_init_state`."""
+
+    DEFAULT_BLOCK = 32  # adaptation block, samples
 
     def __init__(
         self,
@@ -59,13 +63,14 @@ class ClosedLoopBase:
         secondary: np.ndarray,
         latency: int,
         sec_path: np.ndarray,
-        taps: int,
-        mu: float,
-        algorithm: str,
-        leak: float,
-        eps: float,
-        block: int,
+        taps: int = 256,
+        mu: float = 0.1,
+        algorithm: str = "fxnlms",
+        leak: float = 0.0,
+        eps: float = 1e-6,
+        block: int | None = None,
     ) -> None:
+        block = self.DEFAULT_BLOCK if block is None else block
         if algorithm not in ALGORITHMS:
             raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {algorithm!r}")
         if taps <= 0:
@@ -89,26 +94,20 @@ class ClosedLoopBase:
         self._fast_cur = np.zeros(taps)        # fast-path weights in use
         self._fast_next = np.zeros(taps)       # weights being faded in
         self._fade_pos = 0                     # 0: idle, else samples of the fade done + 1
+        self._init_state()
+
+    @abstractmethod
+    def _init_state(self) -> None:
+        """Allocate the loop's own histories and filter states."""
 
 
 class ReferenceLoop(ClosedLoopBase):
     """Closed loop plant + controller, per sample, in float64."""
 
-    def __init__(
-        self,
-        primary: np.ndarray,
-        secondary: np.ndarray,
-        latency: int,
-        sec_path: np.ndarray,
-        taps: int = 256,
-        mu: float = 0.1,
-        algorithm: str = "fxnlms",
-        leak: float = 0.0,
-        eps: float = 1e-6,
-        block: int = 1,
-    ) -> None:
-        super().__init__(primary, secondary, latency, sec_path, taps, mu, algorithm, leak, eps,
-                         block)
+    DEFAULT_BLOCK = 1
+
+    def _init_state(self) -> None:
+        taps, latency = self.taps, self.latency
         self._x_hist = np.zeros(taps)          # newest first
         self._r_hist = np.zeros(taps)
         self._y_hist = np.zeros(len(self.secondary))
