@@ -50,7 +50,7 @@ LONG_SECONDS = 240.0
 # time, streamed through the loop in minute-long chunks (dsp_c.sim.chunked), on its last 10
 # minutes. Engine hum at 32 samples, FxNLMS from zero (10-minute means): 22.8 dB after 4 min,
 # 29.4 after 2 h, 29.9 after 4 h, 30.6 after 6 h, 30.4-30.8 from then to 12 h (bound 33.8).
-# Six hours cost about 6 minutes on one core and its neighbour.
+# Six hours cost 6–7 minutes on one core and its neighbour.
 HOURS = 6.0
 # Attenuation bars of issue 2 besides the gap to the bound: (scene, latencies, minimum dB).
 LEVEL_BARS: tuple[tuple[str, tuple[int, ...], float], ...] = (

@@ -41,6 +41,7 @@ from .run import (
     INCOHERENT_SEED_OFFSET,
     MIC_NOISE_SEED_OFFSET,
     RunSetup,
+    gain_to_level,
     rms_below,
 )
 from .scenes import scene as make_scene
@@ -119,7 +120,7 @@ class _EarNoise:
             v, self.zi_other = signal.lfilter(self.p64, [1.0], other, zi=self.zi_other)
             if self.ear_gain is None:
                 d = signal.lfilter(self.p64, [1.0], x)
-                self.ear_gain = rms_below(d, self.ear_db) / (np.sqrt(np.mean(v**2)) + 1e-300)
+                self.ear_gain = gain_to_level(v, d, self.ear_db)
             disturbance = v * self.ear_gain
         if self.ref_db is not None:
             if self.mic_rms is None:

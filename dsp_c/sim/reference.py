@@ -35,6 +35,7 @@ The loop keeps its state between `run` calls.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from typing import ClassVar
 
 import numpy as np
 from scipy import signal
@@ -55,7 +56,7 @@ class ClosedLoopBase(ABC):
     """What both loops share: argument checks, the plant and controller settings, W and the
     fast path's crossfade state. A loop sets its own state in `_init_state`."""
 
-    DEFAULT_BLOCK = 32  # adaptation block, samples
+    DEFAULT_BLOCK: ClassVar[int]  # adaptation block (samples) when none is given
 
     def __init__(
         self,

@@ -84,6 +84,11 @@ def rms_below(x: np.ndarray, level_db: float) -> float:
     return float(np.sqrt(np.mean(np.asarray(x, np.float64) ** 2) * 10 ** (level_db / 10)))
 
 
+def gain_to_level(v: np.ndarray, d: np.ndarray, level_db: float) -> float:
+    """The gain that puts v at `level_db` relative to the power of d."""
+    return rms_below(d, level_db) / (float(np.sqrt(np.mean(v**2))) + 1e-300)
+
+
 def incoherent_ear_noise(plant: HeadsetPlant, name: str, x: np.ndarray, level_db: float,
                          seed: int) -> np.ndarray:
     """P ∗ (scene `name` drawn with another seed), scaled to `level_db` relative to P ∗ x."""
@@ -91,7 +96,7 @@ def incoherent_ear_noise(plant: HeadsetPlant, name: str, x: np.ndarray, level_db
     p64 = plant.primary.astype(np.float64)
     v = signal.lfilter(p64, [1.0], other[: len(x)].astype(np.float64))
     d = signal.lfilter(p64, [1.0], x.astype(np.float64))
-    return v * (rms_below(d, level_db) / (np.sqrt(np.mean(v**2)) + 1e-300))
+    return v * gain_to_level(v, d, level_db)
 
 
 def reference_mic_noise(x: np.ndarray, level_db: float, seed: int) -> np.ndarray:
@@ -220,5 +225,5 @@ def run_scene(
     )
 
 
-__all__ = ["BOUND_MARGIN_DB", "FS", "RunSetup", "SceneResult", "reference_mic_noise", "rms_below",
-           "run_scene"]
+__all__ = ["BOUND_MARGIN_DB", "FS", "RunSetup", "SceneResult", "gain_to_level",
+           "reference_mic_noise", "rms_below", "run_scene"]
