@@ -166,11 +166,13 @@ class LoopCore:
         self._hist[min(elapsed_ns // 1000, HIST_BINS - 1)] += 1
         if missed:
             s[i["misses"]] += 1
-            row = self._miss_log[int(s[i["misses"]] - 1) % MISS_LOG]
-            row[0] = (self.samples - self.block) / s[i["sample_rate"]]
-            row[1] = late_start_ns / 1000.0
-            row[2] = work_ns / 1000.0
-            row[3] = released_ns / 1e9
+            # element writes, not a row view: a view's shape buffers would go into NumPy's
+            # small-allocation cache on the first miss and stay there
+            log, row = self._miss_log, int(s[i["misses"]] - 1) % MISS_LOG
+            log[row, 0] = (self.samples - self.block) / s[i["sample_rate"]]
+            log[row, 1] = late_start_ns / 1000.0
+            log[row, 2] = work_ns / 1000.0
+            log[row, 3] = released_ns / 1e9
         keep = self._att_keep
         s[i["att_d"]] = keep * s[i["att_d"]] + chain.dh.dot(chain.dh)
         s[i["att_e"]] = keep * s[i["att_e"]] + chain.e.dot(chain.e)

@@ -18,6 +18,7 @@ from edge_agent.audio import (
 )
 from edge_agent.audio.backends import SimBackend
 from edge_agent.audio.engine import CHANGE_QUEUE, InlineEngine
+from edge_agent.audio.state import MISS_LOG
 from edge_agent.config import AudioConfig, EmergencyConfig, SimAudioConfig
 
 FS, B = 48_000, 32
@@ -414,3 +415,34 @@ def test_steady_state_allocates_nothing_per_block() -> None:
     both = end.compare_to(start, "lineno")
     assert sum(s.size_diff for s in both) - first == 0, [str(s) for s in both[:3]]
     assert first < 1024  # a few counters that outgrew the small-int cache, nothing more
+
+
+
+def test_logging_a_deadline_miss_keeps_nothing() -> None:
+    import tracemalloc
+
+    eng = engine()
+    core = eng.core
+    core.step()
+    core.record(1_000, False, 0, 1_000, 1)
+    # Hold enough 1-D views that NumPy's cache of small shape buffers is empty: a view made
+    # on the miss path would then allocate one, and keep it in that cache once freed.
+    base = np.zeros(64)
+    held = [base[k:] for k in range(64)]
+    tracemalloc.start()
+    try:
+        before = tracemalloc.take_snapshot()
+        for k in range(100):
+            core.record(3_000_000, True, 2_000_000, 1_000_000, 10**14 + k * 666_667)
+        after = tracemalloc.take_snapshot()
+    finally:
+        tracemalloc.stop()
+    del held
+    ignore = [tracemalloc.Filter(False, tracemalloc.__file__), tracemalloc.Filter(False, __file__)]
+    grown = after.filter_traces(ignore).compare_to(before.filter_traces(ignore), "lineno")
+    assert [str(s) for s in grown if s.size_diff] == []
+    stats = eng.stats()  # and the log holds what was recorded
+    assert stats.deadline_misses == 100 and len(stats.recent_misses) == MISS_LOG
+    last = stats.recent_misses[-1]
+    assert (last.late_start_us, last.work_us) == (2000.0, 1000.0)
+    assert last.released_s == pytest.approx((10**14 + 99 * 666_667) / 1e9, abs=1e-6)
